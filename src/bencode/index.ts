@@ -161,6 +161,7 @@ class Decoder {
       // which would make the meaning ambiguous.
       if (key === previous || out.has(key)) throw new BencodeError(`duplicate dictionary key`, keyPos);
       previous = key;
+      if (this.buf[this.pos] === CH_e) throw new BencodeError('dictionary key without a value', this.pos);
       out.set(key, this.value(depth + 1));
     }
     this.pos++;
