@@ -1,0 +1,373 @@
+/**
+ * One BEP 19 web seed (a `url-list` entry): turns a byte range of the torrent into HTTP Range requests, one
+ * per file the range touches, and assembles the answer. A single attempt per call: retrying, backoff and
+ * giving up on a mirror are WebSeedSource's job.
+ */
+import { Agent, type Dispatcher } from 'undici';
+import type { Metainfo } from '../metainfo/types.js';
+import {
+  WebSeedBusyError,
+  WebSeedConnectionError,
+  WebSeedError,
+  WebSeedFileMissingError,
+  WebSeedHttpError,
+  WebSeedRangeError,
+  WebSeedRedirectError,
+  WebSeedShortBodyError,
+  WebSeedTimeoutError,
+} from './errors.js';
+import { type FileSpan, fileSpans } from './spans.js';
+import { webSeedFileUrls } from './url.js';
+
+export interface WebSeedOptions {
+  /**
+   * Connection pool to use, e.g. one shared by all web seeds of a client (see createWebSeedDispatcher).
+   * Not closed by close(). When absent the web seed makes its own.
+   */
+  dispatcher?: Dispatcher;
+  /** Parallel keep-alive connections per host for an own dispatcher. Default 4. */
+  connectionsPerHost?: number;
+  /** For an own dispatcher. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** From sending a request to receiving the response headers. Default 30 s. */
+  headersTimeoutMs?: number;
+  /** Longest silence between two body chunks. Default 30 s. */
+  bodyTimeoutMs?: number;
+  /** Default 5. Internet Archive and mirror networks redirect every download once or twice. */
+  maxRedirects?: number;
+  /**
+   * When a server ignores Range and sends the whole file (200), bytes before the wanted range must be read
+   * and thrown away. Up to this offset into the file that is accepted; further in, the server is reported as
+   * having no range support. Default 1 MiB.
+   */
+  ignoredRangeSkipLimit?: number;
+  userAgent?: string;
+  /** Clock for Retry-After dates. Default Date.now. */
+  now?: () => number;
+}
+
+const DEFAULT_CONNECTIONS_PER_HOST = 4;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_REDIRECTS = 5;
+const DEFAULT_IGNORED_RANGE_SKIP_LIMIT = 1 << 20;
+const DEFAULT_USER_AGENT = 'torrent.ts';
+/** Idle keep-alive connections are kept this long, so back-to-back piece requests skip the handshake. */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+/** Error bodies (404 pages...) are drained up to this size to keep the connection; beyond, it is closed. */
+const ERROR_BODY_DRAIN_LIMIT = 64 * 1024;
+
+/** A keep-alive connection pool suited to web seeds, for sharing between several WebSeeds. */
+export function createWebSeedDispatcher(
+  options: Pick<WebSeedOptions, 'connectionsPerHost' | 'connectTimeoutMs'> = {},
+): Dispatcher {
+  return new Agent({
+    connections: options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
+  });
+}
+
+/**
+ * Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns milliseconds to wait, or undefined
+ * when the header is absent or unusable.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Date.parse accepts nearly anything; demand the shape of an HTTP-date (a weekday name first).
+  if (!/^[A-Za-z]{3,9}, /.test(text)) return undefined;
+  const date = Date.parse(text);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - nowMs);
+}
+
+interface ContentRange {
+  start: number;
+  end: number;
+  /** undefined for "*" (length unknown to the server). */
+  total: number | undefined;
+}
+
+function parseContentRange(value: string | undefined): ContentRange | undefined {
+  const match = value === undefined ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/i.exec(value.trim());
+  if (!match) return undefined;
+  return { start: Number(match[1]), end: Number(match[2]), total: match[3] === '*' ? undefined : Number(match[3]) };
+}
+
+function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export class WebSeed {
+  /** URL of each file of the torrent on this mirror, in `meta.files` order. */
+  readonly fileUrls: readonly string[];
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly headersTimeoutMs: number;
+  private readonly bodyTimeoutMs: number;
+  private readonly maxRedirects: number;
+  private readonly ignoredRangeSkipLimit: number;
+  private readonly userAgent: string;
+  private readonly now: () => number;
+  private received = 0;
+
+  constructor(
+    /** The `url-list` entry, as returned by parseWebSeedList. */
+    readonly url: string,
+    private readonly meta: Metainfo,
+    options: WebSeedOptions = {},
+  ) {
+    this.fileUrls = webSeedFileUrls(url, meta);
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher = options.dispatcher ?? createWebSeedDispatcher(options);
+    this.headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+    this.bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    this.maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+    this.ignoredRangeSkipLimit = options.ignoredRangeSkipLimit ?? DEFAULT_IGNORED_RANGE_SKIP_LIMIT;
+    this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Response body bytes received so far, including bytes skipped from servers that ignore Range. */
+  get bytesReceived(): number {
+    return this.received;
+  }
+
+  /**
+   * Fetch bytes [torrentOffset, torrentOffset + length) of the torrent's concatenated data: one ranged GET
+   * per file the range touches (in parallel, bounded by the connection pool); BEP 47 padding files are zeros
+   * and never requested. Rejects with a WebSeedError subclass, or with `signal.reason` when aborted.
+   */
+  async fetchRange(torrentOffset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    if (!Number.isSafeInteger(torrentOffset) || !Number.isSafeInteger(length) || torrentOffset < 0 || length < 0) {
+      throw new RangeError(`invalid range: offset ${torrentOffset}, length ${length}`);
+    }
+    if (torrentOffset + length > this.meta.totalLength) {
+      throw new RangeError(
+        `range ${torrentOffset}+${length} runs past the end of the torrent (${this.meta.totalLength} bytes)`,
+      );
+    }
+    signal?.throwIfAborted();
+    const out = Buffer.alloc(length);
+    const spans = fileSpans(this.meta.files, torrentOffset, length).filter(
+      (span) => !this.meta.files[span.fileIndex].padding,
+    );
+    // One failed span makes the whole range useless: stop the others instead of letting them finish.
+    const spansController = new AbortController();
+    const forwardAbort = () => spansController.abort(signal?.reason);
+    signal?.addEventListener('abort', forwardAbort, { once: true });
+    const requests = spans.map((span) => this.fetchSpan(span, out, spansController.signal));
+    try {
+      await Promise.all(requests);
+      return out;
+    } catch (error) {
+      spansController.abort();
+      await Promise.allSettled(requests);
+      signal?.throwIfAborted();
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', forwardAbort);
+    }
+  }
+
+  /** Close the connection pool, unless it was given in the options. */
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  private async fetchSpan(span: FileSpan, out: Buffer, signal: AbortSignal): Promise<void> {
+    const { fileIndex } = span;
+    let url = this.fileUrls[fileIndex];
+    for (let redirects = 0; ; redirects++) {
+      const response = await this.request(url, span, signal);
+      const { statusCode: status, headers, body } = response;
+      if (status === 206) {
+        this.checkContentRange(headerValue(headers, 'content-range'), span, url, body);
+        return this.copyBody(body, span, out, url, signal, 0, false);
+      }
+      if (status === 200) return this.readIgnoringRange(response, span, out, url, signal);
+      await body.dump({ limit: ERROR_BODY_DRAIN_LIMIT }).catch(() => undefined);
+      if (!REDIRECT_STATUSES.has(status)) throw this.statusError(status, headers, url, fileIndex);
+      if (redirects >= this.maxRedirects) {
+        throw new WebSeedRedirectError(`more than ${this.maxRedirects} redirects, last to ${url}`, url, fileIndex);
+      }
+      url = this.redirectTarget(headerValue(headers, 'location'), url, fileIndex);
+    }
+  }
+
+  private async request(url: string, span: FileSpan, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const { origin, pathname, search } = new URL(url);
+    try {
+      return await this.dispatcher.request({
+        origin,
+        path: pathname + search,
+        method: 'GET',
+        headers: {
+          range: `bytes=${span.fileStart}-${span.fileStart + span.length - 1}`,
+          'user-agent': this.userAgent,
+          // Compressed bodies would not be the file's bytes.
+          'accept-encoding': 'identity',
+        },
+        signal,
+        headersTimeout: this.headersTimeoutMs,
+        bodyTimeout: this.bodyTimeoutMs,
+      });
+    } catch (error) {
+      throw this.transportError(error, url, span.fileIndex, signal);
+    }
+  }
+
+  private redirectTarget(location: string | undefined, from: string, fileIndex: number): string {
+    if (location === undefined) {
+      throw new WebSeedRedirectError(`redirect without a Location header from ${from}`, from, fileIndex);
+    }
+    let target: URL;
+    try {
+      target = new URL(location, from);
+    } catch {
+      const message = `redirect to an invalid URL ${JSON.stringify(location)} from ${from}`;
+      throw new WebSeedRedirectError(message, from, fileIndex);
+    }
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+      throw new WebSeedRedirectError(`redirect to unsupported ${target.protocol} URL from ${from}`, from, fileIndex);
+    }
+    target.hash = '';
+    return target.href;
+  }
+
+  private statusError(
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    url: string,
+    fileIndex: number,
+  ): WebSeedError {
+    if (status === 404 || status === 410) return new WebSeedFileMissingError(status, url, fileIndex);
+    if (status === 416) {
+      const file = this.meta.files[fileIndex];
+      return new WebSeedRangeError(
+        'not-satisfiable',
+        `web seed refused the byte range (HTTP 416): ${url} is shorter than the torrent's ${file.length} bytes`,
+        url,
+        fileIndex,
+      );
+    }
+    if (status === 429 || status === 503) {
+      const retryAfterMs = parseRetryAfter(headerValue(headers, 'retry-after'), this.now());
+      return new WebSeedBusyError(status, url, fileIndex, retryAfterMs);
+    }
+    return new WebSeedHttpError(status, url, fileIndex);
+  }
+
+  /** A 206 must describe exactly the range asked for, within a file as long as the torrent says. */
+  private checkContentRange(
+    header: string | undefined,
+    span: FileSpan,
+    url: string,
+    body: Dispatcher.ResponseData['body'],
+  ): void {
+    const range = parseContentRange(header);
+    const fileLength = this.meta.files[span.fileIndex].length;
+    const wantedEnd = span.fileStart + span.length - 1;
+    let problem: string | undefined;
+    if (range === undefined) {
+      problem = `a 206 response without a valid Content-Range (${JSON.stringify(header ?? null)})`;
+    } else if (range.start !== span.fileStart || range.end !== wantedEnd) {
+      problem = `bytes ${range.start}-${range.end} instead of ${span.fileStart}-${wantedEnd}`;
+    } else if (range.total !== undefined && range.total !== fileLength) {
+      problem = `a file of ${range.total} bytes where the torrent has ${fileLength}`;
+    }
+    if (problem !== undefined) {
+      body.destroy();
+      throw new WebSeedRangeError('mismatch', `web seed sent ${problem} for ${url}`, url, span.fileIndex);
+    }
+  }
+
+  /**
+   * A 200 answer carries the whole file. Near its start, reading and discarding the leading bytes is cheaper
+   * than giving up on the mirror; further in it is not.
+   */
+  private async readIgnoringRange(
+    response: Dispatcher.ResponseData,
+    span: FileSpan,
+    out: Buffer,
+    url: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const fileLength = this.meta.files[span.fileIndex].length;
+    const contentLength = headerValue(response.headers, 'content-length');
+    if (contentLength !== undefined && Number(contentLength) !== fileLength) {
+      response.body.destroy();
+      throw new WebSeedRangeError(
+        'mismatch',
+        `web seed sent a file of ${contentLength} bytes where the torrent has ${fileLength}: ${url}`,
+        url,
+        span.fileIndex,
+      );
+    }
+    if (span.fileStart > this.ignoredRangeSkipLimit) {
+      response.body.destroy();
+      throw new WebSeedRangeError(
+        'unsupported',
+        `web seed ignores Range requests, so byte ${span.fileStart} of ${url} is out of reach`,
+        url,
+        span.fileIndex,
+      );
+    }
+    await this.copyBody(response.body, span, out, url, signal, span.fileStart, true);
+  }
+
+  /**
+   * Copy body bytes [skip, skip + span.length) into `out` at span.rangeOffset. With `stopWhenDone` the rest of
+   * the body is abandoned (closing the connection); otherwise the body is read to its end so the keep-alive
+   * connection can be reused.
+   */
+  private async copyBody(
+    body: Dispatcher.ResponseData['body'],
+    span: FileSpan,
+    out: Buffer,
+    url: string,
+    signal: AbortSignal,
+    skip: number,
+    stopWhenDone: boolean,
+  ): Promise<void> {
+    const wantedEnd = skip + span.length;
+    let position = 0;
+    let copied = 0;
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        this.received += chunk.length;
+        const from = Math.max(skip - position, 0);
+        const to = Math.min(wantedEnd - position, chunk.length);
+        if (to > from) {
+          chunk.copy(out, span.rangeOffset + copied, from, to);
+          copied += to - from;
+        }
+        position += chunk.length;
+        if (stopWhenDone && position >= wantedEnd) break;
+      }
+    } catch (error) {
+      throw this.transportError(error, url, span.fileIndex, signal);
+    }
+    if (copied < span.length) throw new WebSeedShortBodyError(span.length, copied, url, span.fileIndex);
+  }
+
+  /** undici failures in this layer's terms; an abort is passed through as the signal's reason. */
+  private transportError(error: unknown, url: string, fileIndex: number, signal: AbortSignal): unknown {
+    if (signal.aborted) return signal.reason;
+    if (error instanceof WebSeedError) return error;
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return new WebSeedTimeoutError('connect', url, fileIndex, { cause: error });
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') return new WebSeedTimeoutError('headers', url, fileIndex, { cause: error });
+    if (code === 'UND_ERR_BODY_TIMEOUT') return new WebSeedTimeoutError('body', url, fileIndex, { cause: error });
+    const reason = error instanceof Error ? error.message : String(error);
+    return new WebSeedConnectionError(`connection to ${new URL(url).host} failed: ${reason}`, url, fileIndex, {
+      cause: error,
+    });
+  }
+}
