@@ -1,8 +1,27 @@
 #!/usr/bin/env node
 /** The `torrent` command: a thin front end over the library's Client. */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createCommand, type CreateCommandOptions } from './create.js';
 import { describeError, exitCodeFor, ExitCode } from './failure.js';
 import { infoCommand } from './info.js';
+import { runTransfer, type TransferOptions } from './transfer.js';
+import { parseDuration, parseSize } from './units.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const asArgument =
+  <T>(parse: (text: string) => T) =>
+  (text: string): T => {
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+const ratio = asArgument((text: string) => {
+  const n = Number(text);
+  if (!(n > 0)) throw new RangeError(`not a ratio: "${text}" (use e.g. 1.5)`);
+  return n;
+});
 
 const program = new Command('torrent')
   .description('Download, seed and create BitTorrent torrents')
@@ -15,6 +34,66 @@ let verbose = false;
 program.hook('preAction', (cmd) => {
   verbose = Boolean(cmd.opts().verbose);
 });
+
+/** Options shared by download and seed. */
+function transferOptions(cmd: Command): Command {
+  return cmd
+    .option('--peer <host:port>', 'connect to this peer too (repeatable)', collect)
+    .option('--port <n>', 'port to accept peers on (default 6881, the next free one if taken)')
+    .option('--listen-host <address>', 'address to accept peers on (default all)')
+    .option('--max-peers <n>', 'most peer connections (default 50)')
+    .option('--limit-down <rate>', 'download limit, e.g. 2M (bytes/s)', asArgument(parseSize))
+    .option('--limit-up <rate>', 'upload limit, e.g. 500k (bytes/s)', asArgument(parseSize))
+    .option('--no-trackers', "do not announce to the torrent's trackers")
+    .option('--state-dir <dir>', 'where resume data is kept')
+    .option('--quiet', 'print nothing but errors')
+    .option('--json', 'print newline-delimited JSON events');
+}
+
+transferOptions(
+  program
+    .command('download')
+    .description('download a torrent, verifying every piece')
+    .argument('<file.torrent>')
+    .option('-o, --output <dir>', 'folder to download into', '.')
+    .option('--no-web-seeds', "do not use the torrent's web seeds (BEP 19)")
+    .option('--seed', 'keep seeding after the download completes (until Ctrl-C or a limit)')
+    .option('--seed-ratio <r>', 'with --seed: stop after uploading r times the torrent size', ratio)
+    .option('--seed-time <duration>', 'with --seed: stop after seeding this long, e.g. 30m', asArgument(parseDuration))
+    .addOption(new Option('--timeout <seconds>', 'give up when no peer is found for this long; 0 waits forever').default(120).argParser(asArgument(parseDuration))),
+).action(async (file: string, opts: TransferOptions & { output: string }) => {
+  process.exitCode = await runTransfer(file, opts.output, 'download', { ...opts, ...program.opts() });
+});
+
+transferOptions(
+  program
+    .command('seed')
+    .description('seed a torrent from the folder that holds its data')
+    .argument('<file.torrent>')
+    .option('-d, --dir <dir>', 'folder that holds the data (as download -o wrote it)', '.')
+    .option('--seed-ratio <r>', 'stop after uploading r times the torrent size', ratio)
+    .option('--seed-time <duration>', 'stop after seeding this long, e.g. 2h', asArgument(parseDuration)),
+).action(async (file: string, opts: TransferOptions & { dir: string }) => {
+  process.exitCode = await runTransfer(file, opts.dir, 'seed', { ...opts, timeout: 0, webSeeds: false, ...program.opts() });
+});
+
+program
+  .command('create')
+  .description('create a .torrent from a file or folder')
+  .argument('<file-or-folder>')
+  .requiredOption('-o, --output <file.torrent>', 'where to write the .torrent')
+  .option('--announce <url>', 'tracker URL, its own tier; comma-separate URLs for one tier (repeatable)', collect)
+  .option('--tier', 'put every --announce URL in one tier')
+  .option('--web-seed <url>', 'web seed URL (BEP 19, repeatable)', collect)
+  .option('--piece-length <size>', 'piece length (e.g. 256k, 1M) or auto', 'auto')
+  .option('--private', 'private torrent (BEP 27)')
+  .option('--comment <text>', 'comment')
+  .option('--no-date', 'leave out the creation date (same input, same bytes)')
+  .option('--pad', 'align files to pieces with padding files (BEP 47)')
+  .option('--include-hidden', 'include hidden files and OS junk files')
+  .option('--quiet', 'print nothing but errors')
+  .option('--json', 'print one JSON object')
+  .action((input: string, opts: CreateCommandOptions) => createCommand(input, opts, process.stdout));
 
 program
   .command('info')
