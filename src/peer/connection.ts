@@ -267,6 +267,14 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   request(index: number, begin: number, length: number): void {
     this.#send({ type: 'request', index, begin, length });
   }
+  /**
+   * Several REQUESTs in one socket write: a socket write is a system call, and a fast download sends
+   * thousands of 17-byte requests a second.
+   */
+  requestMany(requests: readonly { index: number; begin: number; length: number }[]): void {
+    if (this.#closed || requests.length === 0) return;
+    this.#write(Buffer.concat(requests.map(({ index, begin, length }) => encodeMessage({ type: 'request', index, begin, length }))));
+  }
   cancel(index: number, begin: number, length: number): void {
     this.#send({ type: 'cancel', index, begin, length });
   }

@@ -41,7 +41,14 @@ interface PieceInFlight {
   writes: Promise<void>;
   /** Which source sent each block, by block index. */
   senders: Map<number, BlockSource>;
+  /** Contiguous blocks not written yet: one large write costs far less than many 16 KiB ones. */
+  run: { begin: number; end: number; blocks: Uint8Array[] } | undefined;
 }
+
+/** Contiguous received data is written once it reaches this size (or the piece is complete). */
+const WRITE_RUN_BYTES = 512 * 1024;
+/** Runs waiting in memory over all pieces; past this every run is written (pieces a peer abandoned). */
+const MAX_PENDING_RUN_BYTES = 8 * 1024 * 1024;
 
 const blockDigest = (data: Uint8Array) => createHash('sha1').update(data).digest();
 
@@ -50,6 +57,7 @@ export class PieceWriter {
   /** Failed pieces: block index → what the sender gave us. */
   private readonly suspects = new Map<number, Map<number, { source: BlockSource; digest: Buffer }>>();
   private backlog = 0;
+  private pendingRunBytes = 0;
   private failedWith: Error | undefined;
 
   constructor(
@@ -75,18 +83,43 @@ export class PieceWriter {
 
     let entry = this.inFlight.get(piece);
     if (!entry) {
-      entry = { writes: Promise.resolve(), senders: new Map() };
+      entry = { writes: Promise.resolve(), senders: new Map(), run: undefined };
       this.inFlight.set(piece, entry);
     }
     entry.senders.set(begin / this.picker.blockSize, source);
     this.backlog += data.length;
-    const write = this.storage.writeBlock(piece, begin, data).finally(() => {
-      this.backlog -= data.length;
+    const run = entry.run;
+    if (run && run.end === begin) {
+      run.blocks.push(data);
+      run.end += data.length;
+    } else {
+      this.flush(piece, entry);
+      entry.run = { begin, end: begin + data.length, blocks: [data] };
+    }
+    this.pendingRunBytes += data.length;
+    if (receipt.pieceComplete) {
+      this.flush(piece, entry);
+      void this.complete(piece, entry);
+    } else if (entry.run!.end - entry.run!.begin >= WRITE_RUN_BYTES) {
+      this.flush(piece, entry);
+    }
+    if (this.pendingRunBytes > MAX_PENDING_RUN_BYTES) for (const [p, e] of this.inFlight) this.flush(p, e);
+    return true;
+  }
+
+  /** Starts writing the piece's pending run; a failure is fatal unless the piece's completion reports it. */
+  private flush(piece: number, entry: PieceInFlight): void {
+    const run = entry.run;
+    if (!run) return;
+    entry.run = undefined;
+    const bytes = run.end - run.begin;
+    this.pendingRunBytes -= bytes;
+    const data = run.blocks.length === 1 ? run.blocks[0] : Buffer.concat(run.blocks, bytes);
+    const write = this.storage.writeBlock(piece, run.begin, data).finally(() => {
+      this.backlog -= bytes;
     });
     entry.writes = entry.writes.then(() => write);
-    if (receipt.pieceComplete) void this.complete(piece, entry);
-    else write.catch((err: Error) => this.fail(err));
-    return true;
+    write.catch((err: Error) => this.fail(err));
   }
 
   private async complete(piece: number, entry: PieceInFlight): Promise<void> {

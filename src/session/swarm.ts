@@ -288,7 +288,9 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     for (const b of blocks) peer.requested.set(peer.blockKey(b.piece, b.begin), b);
     const send = () => {
       if (conn.closed) return;
-      for (const b of blocks) if (peer.requested.has(peer.blockKey(b.piece, b.begin))) conn.request(b.piece, b.begin, b.length);
+      conn.requestMany(
+        blocks.filter((b) => peer.requested.has(peer.blockKey(b.piece, b.begin))).map((b) => ({ index: b.piece, begin: b.begin, length: b.length })),
+      );
     };
     // The download limit is enforced on what we ask for: peers send only what was requested.
     const waitMs = this.deps.downloadLimit.rate > 0 ? this.deps.downloadLimit.reserve(blocks.reduce((n, b) => n + b.length, 0)) : 0;
