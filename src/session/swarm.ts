@@ -12,7 +12,7 @@ import type { Metainfo } from '../metainfo/index.js';
 import { PeerConnection, type PeerConnectionError } from '../peer/index.js';
 import type { PiecePicker } from '../picker/index.js';
 import type { TokenBucket } from '../ratelimit/index.js';
-import type { TorrentStorage } from '../storage/index.js';
+import { PieceReadCache, type TorrentStorage } from '../storage/index.js';
 import type { WireMessage } from '../wire/index.js';
 import { PeerPool, type PeerAddress } from './peer-pool.js';
 import { PeerSession } from './peer-session.js';
@@ -58,12 +58,15 @@ export interface SwarmEvents {
 }
 
 const UNSOLICITED_LIMIT = 256;
+/** Pieces kept in memory for serving (see PieceReadCache). */
+const READ_CACHE_BYTES = 16 * 1024 * 1024;
 const READS_IN_FLIGHT_PER_PEER = 4;
 
 export class Swarm extends EventEmitter<SwarmEvents> {
   readonly peers = new Set<PeerSession>();
   readonly pool: PeerPool;
   private readonly choker: Choker<PeerSession>;
+  private readonly readCache: PieceReadCache;
   private readonly bannedPeerIds = new Set<string>();
   private dialing = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -79,6 +82,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     super();
     this.pool = new PeerPool(options.now);
     this.choker = new Choker<PeerSession>({ uploadSlots: options.uploadSlots, now: options.now });
+    this.readCache = new PieceReadCache(deps.storage, (piece) => deps.picker.pieceSize(piece), READ_CACHE_BYTES);
   }
 
   get uploadedBytes(): number {
@@ -330,9 +334,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     while (peer.serveQueue.length > 0 && peer.readsInFlight < READS_IN_FLIGHT_PER_PEER && !peer.conn.writableNeedDrain && !peer.conn.closed) {
       const r = peer.serveQueue.shift()!;
       peer.readsInFlight++;
-      this.deps.uploadLimit
-        .consume(r.length)
-        .then(() => this.deps.storage.readBlock(r.piece, r.begin, r.length))
+      // An unlimited (or not yet exhausted) bucket answers at once, without a timer.
+      const allowed = this.deps.uploadLimit.take(r.length) ? Promise.resolve() : this.deps.uploadLimit.consume(r.length);
+      allowed
+        .then(() => this.readCache.readBlock(r.piece, r.begin, r.length))
         .then(
           (block) => {
             peer.readsInFlight--;
@@ -452,6 +457,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
 
   stop(): void {
     this.stopped = true;
+    this.readCache.clear();
     clearInterval(this.timer);
     for (const p of [...this.peers]) p.conn.destroy();
   }

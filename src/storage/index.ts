@@ -18,6 +18,7 @@ import { resolveFilePaths } from './paths.js';
 
 export { StorageError, StoragePathError } from './errors.js';
 export { PieceLayout, type FileSpan } from './layout.js';
+export { PieceReadCache } from './read-cache.js';
 export { loadResume, restoreState, resumeFilePath, saveResume, type ResumeData } from './resume.js';
 
 export interface TorrentStorageOptions {
