@@ -40,6 +40,8 @@ export class PeerSession implements BlockSource {
   /** It gave us something useful; a connection that ends before that counts as a failed address. */
   useful = false;
   snubbed = false;
+  /** A refill is scheduled for the end of this event-loop turn. */
+  fillQueued = false;
 
   constructor(
     readonly conn: PeerConnection,

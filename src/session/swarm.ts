@@ -194,6 +194,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
         peer.announcedPieces = true;
         picker.addPeerBitfield(peer, peer.has);
         this.updateInterest(peer);
+        this.fill(peer);
         break;
       case 'have':
         if (!peer.has.has(m.index)) {
@@ -204,7 +205,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
             picker.addPeerBitfield(peer, peer.has);
           }
         }
-        if (!peer.conn.amInterested) this.updateInterest(peer);
+        if (!peer.conn.amInterested) {
+          this.updateInterest(peer);
+          this.fill(peer);
+        }
         break;
       case 'choke':
         // BEP 3: a choke discards every request we had out to this peer.
@@ -245,7 +249,6 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       peer.conn.notInterested();
       this.choker.setAmInterested(peer, false);
     }
-    if (interesting) this.fill(peer);
   }
 
   private onBlock(peer: PeerSession, piece: number, begin: number, block: Uint8Array): void {
@@ -272,7 +275,20 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     peer.snubbed = false;
     this.choker.pieceReceived(peer);
     if (writer.acceptBlock(peer, piece, begin, block)) peer.useful = true;
-    this.fill(peer);
+    this.fillSoon(peer);
+  }
+
+  /**
+   * Refills once the messages that arrived together have been handled: one socket write carries the
+   * requests for many received blocks.
+   */
+  private fillSoon(peer: PeerSession): void {
+    if (peer.fillQueued) return;
+    peer.fillQueued = true;
+    setImmediate(() => {
+      peer.fillQueued = false;
+      this.fill(peer);
+    });
   }
 
   /** Keeps the peer's request pipeline full. */
@@ -281,8 +297,9 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     if (this.stopped || conn.closed || conn.peerChoking || !conn.amInterested || this.complete) return;
     if (this.deps.writer.backlogBytes > this.options.maxWriteBacklog) return;
     const want = peer.queueDepth - peer.requested.size;
-    // Top up in batches: picking one block at a time costs more than it saves.
-    if (want < Math.min(4, peer.queueDepth)) return;
+    // Top up in batches (an eighth of the pipeline): picking and sending a few blocks at a time costs more
+    // than it saves.
+    if (want < Math.ceil(peer.queueDepth / 8)) return;
     const blocks = this.deps.picker.pickBlocks(peer, peer.has, want);
     if (blocks.length === 0) {
       if (peer.requested.size === 0) this.updateInterest(peer);
