@@ -8,34 +8,17 @@
  * hashing throughput, not the disk. Both use every core (mktorrent defaults to one thread per core).
  */
 import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { autoPieceLength, createTorrent } from '../src/creation/index.js';
 import { parseMetainfo } from '../src/metainfo/index.js';
+import { MiB, writePseudoRandomFile } from './support/payload.js';
+import { median } from './support/report.js';
 
-const MiB = 1024 * 1024;
 const sizeMiB = Number(process.env.BENCH_CREATE_SIZE_MIB ?? 4096);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const ANNOUNCE = 'http://127.0.0.1:1/announce';
-
-/** Random-looking data without paying for gigabytes of randomness: one random block, stamped per copy. */
-function writeBenchFile(path: string, bytes: number): void {
-  const block = randomFillSync(Buffer.allocUnsafe(16 * MiB));
-  const fd = openSync(path, 'w');
-  try {
-    for (let written = 0, n = 0; written < bytes; n++) {
-      block.writeUInt32LE(n, 0);
-      const length = Math.min(block.length, bytes - written);
-      writeSync(fd, block, 0, length);
-      written += length;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Runs mktorrent under bash's `time` and returns its CPU seconds (user + system, all threads). */
 function runMktorrent(args: string[]): Promise<number> {
@@ -60,12 +43,6 @@ function processCpuSeconds(): number {
   return (user + system) / 1e6;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'torrent-ts-bench-create-'));
   try {
@@ -73,7 +50,7 @@ async function main(): Promise<void> {
     const bytes = sizeMiB * MiB;
     const pieceLength = autoPieceLength(bytes);
     console.log(`writing ${sizeMiB} MiB to ${file} ...`);
-    writeBenchFile(file, bytes);
+    writePseudoRandomFile(file, bytes);
     console.log(`piece length ${pieceLength / 1024} KiB, ${runs} runs each, ${availableParallelism()} cores`);
 
     const ours: number[] = [];
