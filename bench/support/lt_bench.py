@@ -23,6 +23,9 @@ import threading
 
 import libtorrent as lt
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'support'))
+from lt_session import loopback_settings  # noqa: E402
+
 
 def say(*words):
     print(*words, flush=True)
@@ -65,22 +68,8 @@ def create(args):
 
 
 def make_session(port):
-    return lt.session({
-        'listen_interfaces': '127.0.0.1:%d' % port,
-        'outgoing_interfaces': '127.0.0.1',
-        'listen_system_port_fallback': False,
-        'enable_dht': False,
-        'enable_lsd': False,
-        'enable_upnp': False,
-        'enable_natpmp': False,
-        # TCP and plaintext, as the other clients use: no uTP, no encryption handshake to fall back from.
-        'enable_outgoing_utp': False,
-        'enable_incoming_utp': False,
-        'out_enc_policy': int(lt.enc_policy.disabled),
-        'in_enc_policy': int(lt.enc_policy.enabled),
-        'allow_multiple_connections_per_ip': True,
-        'upload_rate_limit': 0,
-        'download_rate_limit': 0,
+    settings = loopback_settings(port)
+    settings.update({
         # Large send buffers so one fast loopback peer is never starved by libtorrent's own queueing.
         'send_buffer_watermark': 16 * 1024 * 1024,
         'send_buffer_low_watermark': 4 * 1024 * 1024,
@@ -88,6 +77,7 @@ def make_session(port):
         'alert_mask': int(lt.alert_category.error | lt.alert_category.status | lt.alert_category.storage),
         'user_agent': 'torrent.ts bench (libtorrent)',
     })
+    return lt.session(settings)
 
 
 def add_torrent(ses, torrent_path, save_dir, web_seeds):

@@ -23,6 +23,7 @@ import signal
 import sys
 
 import libtorrent as lt
+from lt_session import loopback_settings
 
 
 def say(*words):
@@ -42,27 +43,13 @@ def parse_args():
 
 
 def make_session(port):
-    settings = {
-        'listen_interfaces': '127.0.0.1:%d' % port,
-        'outgoing_interfaces': '127.0.0.1',
-        'listen_system_port_fallback': False,
-        'enable_dht': False,
-        'enable_lsd': False,
-        'enable_upnp': False,
-        'enable_natpmp': False,
-        # Our client speaks plain TCP only: no uTP, no encryption attempts that would need a retry.
-        'enable_outgoing_utp': False,
-        'enable_incoming_utp': False,
-        'out_enc_policy': int(lt.enc_policy.disabled),
-        'in_enc_policy': int(lt.enc_policy.enabled),
-        'allow_multiple_connections_per_ip': True,
-        'upload_rate_limit': 0,
-        'download_rate_limit': 0,
+    settings = loopback_settings(port)
+    settings.update({
         'min_reconnect_time': 1,
         'alert_mask': int(lt.alert_category.error | lt.alert_category.status | lt.alert_category.connect
                           | lt.alert_category.storage | lt.alert_category.tracker),
         'user_agent': 'lt_peer.py (torrent.ts interop test)',
-    }
+    })
     return lt.session(settings)
 
 
