@@ -76,9 +76,6 @@ export interface PeerConnectionEvents {
   close: [error: PeerConnectionError | undefined];
 }
 
-/** Messages after which a bitfield is no longer acceptable. */
-const PIECE_TRAFFIC: ReadonlySet<WireMessageType> = new Set(['have', 'bitfield', 'request', 'piece', 'cancel']);
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
@@ -149,7 +146,6 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   #delivering = false;
   #closed = false;
   #closeError: PeerConnectionError | undefined;
-  #sawPieceTraffic = false;
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
 
@@ -361,16 +357,14 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         }
         break;
       case 'bitfield':
-        // BEP 3 puts the bitfield first; BEP 10 extension messages may precede it (libtorrent sends its
-        // extension handshake first), but a bitfield after piece traffic or a second one is refused.
-        if (this.#sawPieceTraffic) throw new WireProtocolError('bitfield sent after have/request/piece messages or twice');
+        // BEP 3 puts the bitfield first, but aria2 sends another one mid-connection in place of a batch of
+        // HAVEs when that is shorter, and libtorrent and Transmission accept it; so do we. Its size is checked.
         if (this.#pieceCount !== undefined) this.#checkBitfield(m.bytes, this.#pieceCount);
         break;
       case 'piece':
         this.downloadedBytes += m.block.length;
         break;
     }
-    if (PIECE_TRAFFIC.has(m.type)) this.#sawPieceTraffic = true;
     this.emit('message', m);
   }
 
