@@ -9,7 +9,8 @@ import { formatBytes, formatDuration, formatRate } from './units.js';
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
 export interface ProgressView {
-  update(stats: TorrentStats): void;
+  /** Shows the stats; throttled per mode unless `final` (the run is ending: always shown). */
+  update(stats: TorrentStats, final?: boolean): void;
   event(name: string, fields?: Record<string, unknown>): void;
   warning(message: string): void;
   stop(): void;
@@ -31,7 +32,7 @@ export function describeStats(s: TorrentStats): string {
   ];
   if (s.webSeeds > 0) parts.push(`web ${formatRate(s.webSeedRate)}`);
   if (s.uploaded > 0 || s.state === 'seeding') parts.push(`up ${formatRate(s.uploadRate)}`);
-  parts.push(`peers ${s.peers}${s.seeds > 0 ? ` (${s.seeds} seeds)` : ''}`);
+  parts.push(`peers ${s.peers}${s.seeds > 0 ? ` (${s.seeds} seed${s.seeds === 1 ? '' : 's'})` : ''}`);
   if (s.state === 'seeding') parts.push(`uploaded ${formatBytes(s.uploaded)}`);
   else parts.push(`eta ${formatDuration(s.etaSeconds)}`);
   return parts.join('  ');
@@ -75,7 +76,9 @@ class LiveLine implements ProgressView {
     this.bar.update(Math.round(s.progress * 1000), { line: describeStats(s) });
   }
 
-  event(): void {}
+  event(name: string, fields?: Record<string, unknown>): void {
+    if (name === 'start') this.bars.log(`listening for peers on port ${fields?.port}\n`);
+  }
 
   warning(message: string): void {
     this.bars.log(`warning: ${message}\n`);
@@ -97,14 +100,15 @@ class PlainLines implements ProgressView {
     private readonly err: NodeJS.WriteStream,
   ) {}
 
-  update(s: TorrentStats): void {
+  update(s: TorrentStats, final = false): void {
     const now = Date.now();
-    if (now - this.lastAt < PLAIN_INTERVAL_MS) return;
+    if (!final && now - this.lastAt < PLAIN_INTERVAL_MS) return;
     this.lastAt = now;
     this.out.write(`${this.name}: ${describeStats(s)}\n`);
   }
 
   event(name: string, fields?: Record<string, unknown>): void {
+    if (name === 'start') this.out.write(`${this.name}: listening for peers on port ${fields?.port}\n`);
     if (name === 'done') this.out.write(`${this.name}: complete, every piece verified (${fields?.verifiedBytes} bytes)\n`);
   }
 
@@ -123,9 +127,9 @@ class JsonEvents implements ProgressView {
     this.out.write(JSON.stringify({ time: new Date().toISOString(), ...obj }) + '\n');
   }
 
-  update(s: TorrentStats): void {
+  update(s: TorrentStats, final = false): void {
     const now = Date.now();
-    if (now - this.lastAt < 1000) return;
+    if (!final && now - this.lastAt < 1000) return;
     this.lastAt = now;
     this.write({ event: 'progress', ...s });
   }

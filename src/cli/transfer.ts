@@ -81,7 +81,8 @@ export async function runTransfer(file: string, dir: string, mode: 'download' | 
       clearInterval(ticker);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      view.update(torrent.stats());
+      // The closing numbers are always shown, however recently the last throttled update was.
+      view.update(torrent.stats(), true);
       view.stop();
       await client.destroy();
       if (error) rejectExit(error);

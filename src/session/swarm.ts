@@ -189,13 +189,17 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   private onMessage(peer: PeerSession, m: WireMessage): void {
     const { picker } = this.deps;
     switch (m.type) {
-      case 'bitfield':
-        peer.has = new Bitfield(this.deps.meta.pieceCount, m.bytes);
+      case 'bitfield': {
+        // A later BITFIELD (aria2 sends one in place of several HAVEs) adds to what the peer announced.
+        const has = new Bitfield(this.deps.meta.pieceCount, m.bytes);
+        if (peer.announcedPieces) for (const piece of peer.has.indices()) has.set(piece);
+        peer.has = has;
         peer.announcedPieces = true;
         picker.addPeerBitfield(peer, peer.has);
         this.updateInterest(peer);
         this.fill(peer);
         break;
+      }
       case 'have':
         if (!peer.has.has(m.index)) {
           peer.has.set(m.index);
@@ -313,8 +317,9 @@ export class Swarm extends EventEmitter<SwarmEvents> {
         blocks.filter((b) => peer.requested.has(peer.blockKey(b.piece, b.begin))).map((b) => ({ index: b.piece, begin: b.begin, length: b.length })),
       );
     };
-    // The download limit is enforced on what we ask for: peers send only what was requested.
-    const waitMs = this.deps.downloadLimit.rate > 0 ? this.deps.downloadLimit.reserve(blocks.reduce((n, b) => n + b.length, 0)) : 0;
+    // The download limit is enforced on what we ask for: peers send only what was requested. The torrent's
+    // bucket may be unlimited while the client-wide parent is not, so always ask the whole chain.
+    const waitMs = this.deps.downloadLimit.reserve(blocks.reduce((n, b) => n + b.length, 0));
     if (waitMs > 0) setTimeout(send, waitMs).unref();
     else send();
   }
@@ -399,8 +404,17 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     if (this.complete) this.onComplete();
   }
 
-  /** A piece failed its hash: every contributor gets a strike; repeat offenders are banned. */
+  /**
+   * A piece failed its hash. When one peer sent all of it, the bad data is certainly its own: a strike, and
+   * repeat offenders are banned. When several sources mixed their blocks, striking them all would ban honest
+   * peers that happened to share pieces with a liar; the smart ban (PieceWriter) names the liar instead once
+   * the piece verifies.
+   */
   pieceFailed(piece: number, contributors: BlockSource[]): void {
+    if (contributors.length !== 1) {
+      this.deps.logger.warn({ piece, sources: contributors.map((c) => c.label) }, 'piece from several sources failed its hash check');
+      return;
+    }
     for (const source of contributors) {
       if (!(source instanceof PeerSession)) continue;
       source.strikes++;
@@ -415,7 +429,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   }
 
   private ban(peer: PeerSession, why: string): void {
-    this.bannedPeerIds.add(hex(peer.conn.remotePeerId));
+    const peerId = hex(peer.conn.remotePeerId);
+    // Pieces it contributed to keep failing (and liars keep being convicted) after the ban: say it once.
+    if (this.bannedPeerIds.has(peerId)) return;
+    this.bannedPeerIds.add(peerId);
     this.pool.ban(peer.address);
     this.emit('warning', `banned peer ${peer.label}: ${why}`);
     peer.conn.destroy(`banned: ${why}`);

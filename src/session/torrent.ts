@@ -204,7 +204,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.options.peers?.length) swarm.addAddresses(this.options.peers, 'user');
     if (this.options.trackers !== false && meta.announceTiers.length > 0) this.startTrackers(swarm);
     if (this.options.webSeeds !== false && !picker.isComplete && meta.webSeeds.length > 0) {
-      this.webSeeds = new WebSeedDriver(meta, picker, writer, ctx.logger, ctx.now);
+      this.webSeeds = new WebSeedDriver(meta, picker, writer, ctx.logger, ctx.now, { downloadLimit: this.downloadLimit });
       this.webSeeds.on('warning', (m) => this.warn(m));
       this.webSeeds.start();
     }
@@ -228,7 +228,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         ctx.logger.debug({ url, count: peers.length }, 'tracker returned peers');
         swarm.addAddresses(peers, url);
       },
-      onWarning: (url, problem) => this.warn(`tracker ${url}: ${problem instanceof Error ? problem.message : problem}`),
+      onWarning: (url, problem) => {
+        const text = problem instanceof Error ? problem.message : problem;
+        // Request errors already start with the URL; say it once.
+        this.warn(text.startsWith(url) ? `tracker ${text}` : `tracker ${url}: ${text}`);
+      },
       ...(ctx.trackerTimeoutMs ? { announceTimeoutMs: ctx.trackerTimeoutMs, stopTimeoutMs: Math.min(ctx.trackerTimeoutMs, 3000) } : {}),
     });
     this.announcer.start();
