@@ -150,6 +150,11 @@ export class WebSeedSource extends EventEmitter<WebSeedSourceEvents> {
     return this.hashFailureCount;
   }
 
+  /** Files found missing or unusable on this mirror so far; grows only, so callers can cache canServe. */
+  get unusableFileCount(): number {
+    return this.unusableFiles.size;
+  }
+
   /** False when the mirror is dead or the piece touches a file this mirror does not have. */
   canServe(piece: number): boolean {
     if (this.dead) return false;
@@ -195,6 +200,8 @@ export class WebSeedSource extends EventEmitter<WebSeedSourceEvents> {
 
   /** The caller found piece `piece` from this mirror failing its hash: after `maxHashFailures` the mirror is dead. */
   reportHashFailure(piece: number): void {
+    // The other pieces of a run that came in with the fatal one say nothing new.
+    if (this.dead) return;
     this.hashFailureCount++;
     const count = `${this.hashFailureCount} of ${this.maxHashFailures} allowed`;
     this.emit('warning', `web seed ${this.url} sent piece ${piece} with a wrong hash (${count})`);
