@@ -2,6 +2,7 @@
 /** The `torrent` command: a thin front end over the library's Client. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createCommand, type CreateCommandOptions } from './create.js';
+import { runDemo } from './demo.js';
 import { describeError, exitCodeFor, ExitCode } from './failure.js';
 import { infoCommand } from './info.js';
 import { runTransfer, type TransferOptions } from './transfer.js';
@@ -101,6 +102,11 @@ program
   .argument('<file.torrent>')
   .option('--json', 'print one JSON object')
   .action((file: string, opts: { json?: boolean }) => infoCommand(file, opts, process.stdout));
+
+program
+  .command('demo')
+  .description(`download a generated sample from a seeder through a tracker, all on 127.0.0.1, and verify every byte`)
+  .action(async () => { process.exitCode = await runDemo(process.stdout); });
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,219 @@
+/**
+ * Shared by the end-to-end tests: temp folders, random payloads, byte-for-byte comparison, and our CLI run
+ * as a child process (killed when the test ends, pass or fail). Everything stays on 127.0.0.1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import readline from 'node:readline';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+
+/** dist/test/e2e/ → dist/src/cli/main.js */
+export const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+const cleanups = new WeakMap<TestContext, (() => unknown)[]>();
+
+/**
+ * Runs `step` when the test ends, pass or fail, in reverse order of registration (t.after runs hooks in
+ * registration order, which would delete a temp folder before the process writing into it is stopped).
+ */
+export function cleanup(t: TestContext, step: () => unknown): void {
+  let steps = cleanups.get(t);
+  if (!steps) {
+    const registered: (() => unknown)[] = [];
+    steps = registered;
+    cleanups.set(t, registered);
+    t.after(async () => {
+      const failures: unknown[] = [];
+      for (const s of registered.reverse()) await Promise.resolve().then(s).catch((err: unknown) => failures.push(err));
+      if (failures.length > 0) throw failures[0];
+    });
+  }
+  steps.push(step);
+}
+
+/** A fresh folder under the OS temp dir, removed when the test ends (after everything started later is stopped). */
+export async function tempDir(t: TestContext, label: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `torrent-ts-${label}-`));
+  cleanup(t, () => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface PayloadFile {
+  /** Relative to the payload's parent folder, starting with the payload's name. */
+  path: string[];
+  data: Buffer;
+}
+
+/** Writes random files under `root/name/`; an entry with an empty path is the single file `root/name`. */
+export async function writePayload(root: string, name: string, files: { path: string[]; size: number }[]): Promise<PayloadFile[]> {
+  const written: PayloadFile[] = [];
+  for (const file of files) {
+    const path = [name, ...file.path];
+    const data = randomBytes(file.size);
+    await mkdir(dirname(join(root, ...path)), { recursive: true });
+    await writeFile(join(root, ...path), data);
+    written.push({ path, data });
+  }
+  return written;
+}
+
+/** Every payload file exists under `root` with exactly the same bytes. */
+export async function assertSameFiles(root: string, files: PayloadFile[]): Promise<void> {
+  for (const file of files) {
+    const actual = await readFile(join(root, ...file.path));
+    assert.equal(actual.length, file.data.length, `${file.path.join('/')}: length`);
+    assert.ok(actual.equals(file.data), `${file.path.join('/')}: bytes differ`);
+  }
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  /** stdout lines so far. */
+  lines: string[];
+  stderr(): string;
+  /** Resolves with the first stdout line (past or future) matching; rejects if the process exits first or on timeout. */
+  waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+  /** The --json events printed so far. */
+  events(): Record<string, unknown>[];
+  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  exited: Promise<number | string>;
+  /** SIGTERM (SIGKILL after 3 s); resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Children still running, killed as a last resort when the test process exits. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** Runs `torrent <args>` as a child process; it is stopped when the test ends. */
+export function runCli(t: TestContext, args: string[]): CliRun {
+  const child = spawn(process.execPath, [CLI_ENTRY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const reader = readline.createInterface({ input: child.stdout! });
+  reader.on('line', (line) => lines.push(line));
+  // 'close' comes after stdout ended, so every line has been read by then.
+  const exited = new Promise<number | string>((resolve) => child.once('close', (code, signal) => resolve(code ?? signal ?? -1)));
+  const describe = () => `torrent ${args.join(' ')}\nstdout:\n${lines.join('\n')}\nstderr:\n${stderr}`;
+  const waitForLine = (pattern: RegExp, timeoutMs: number) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const earlier = lines.find((l) => pattern.test(l));
+      if (earlier !== undefined) return resolve(earlier.match(pattern)!);
+      const onLine = (line: string) => {
+        const m = line.match(pattern);
+        if (m) {
+          cleanup();
+          resolve(m);
+        }
+      };
+      const fail = (why: string) => {
+        cleanup();
+        reject(new Error(`${why}: ${describe()}`));
+      };
+      const timer = setTimeout(() => fail(`no line matching ${pattern} within ${timeoutMs} ms`), timeoutMs);
+      const onExit = () => fail(`exited before printing a line matching ${pattern}`);
+      const cleanup = () => {
+        clearTimeout(timer);
+        reader.off('line', onLine);
+        reader.off('close', onExit);
+      };
+      reader.on('line', onLine);
+      reader.once('close', onExit);
+    });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await new Promise((resolve) => child.once('exit', resolve));
+    clearTimeout(killer);
+  };
+  cleanup(t, stop);
+  return {
+    child,
+    lines,
+    stderr: () => stderr,
+    waitForLine,
+    events: () => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    exited,
+    stop,
+  };
+}
+
+/** Common flags so a CLI transfer stays on loopback and keeps its state in the test's folder. */
+export function loopbackFlags(stateDir: string): string[] {
+  return ['--port', '0', '--listen-host', '127.0.0.1', '--state-dir', stateDir];
+}
+
+/**
+ * `torrent seed` as a child process with --json; resolves once it is seeding, with the port from its
+ * 'start' event.
+ */
+export async function startCliSeeder(t: TestContext, torrentPath: string, dir: string, stateDir: string, extra: string[] = []) {
+  const cli = runCli(t, ['seed', torrentPath, '-d', dir, ...loopbackFlags(stateDir), '--json', ...extra]);
+  const start = JSON.parse((await cli.waitForLine(/"event":"start"/, 20_000)).input!) as { port?: unknown };
+  await cli.waitForLine(/"event":"state","state":"seeding"/, 20_000);
+  assert.equal(typeof start.port, 'number', `the start event names the port: ${JSON.stringify(start)}`);
+  assert.ok((start.port as number) > 0);
+  return { cli, port: start.port as number };
+}
+
+/** Output kept from a third-party program, for failure messages. */
+const OUTPUT_TAIL = 4000;
+
+export interface ProgramRun {
+  child: ChildProcess;
+  /** The last few thousand characters of its stdout and stderr. */
+  output(): string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+}
+
+/** Starts a third-party program (aria2c, transmission-cli); it is killed when the test ends. */
+export function startProgram(t: TestContext, command: string, args: string[]): ProgramRun {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  let output = '';
+  const keep = (s: string) => (output = (output + s).slice(-OUTPUT_TAIL));
+  child.stdout!.setEncoding('utf8').on('data', keep);
+  child.stderr!.setEncoding('utf8').on('data', keep);
+  const exited = new Promise<number | string>((resolve) => child.once('close', (code, signal) => resolve(code ?? signal ?? -1)));
+  cleanup(t, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL'); // nothing of its state is kept
+    await exited;
+  });
+  return { child, output: () => output, exited };
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago (for programs that cannot report an ephemeral one). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Polls `condition` every 100 ms until it holds; rejects with `what` after `timeoutMs`. */
+export async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
