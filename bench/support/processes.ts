@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import readline from 'node:readline';
@@ -212,18 +212,7 @@ export function startService(name: string, command: string, args: string[]): Ser
   };
 }
 
-/** A TCP port free on 127.0.0.1 right now (for programs that must be told their port). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('the OS gave no port');
-  return address.port;
-}
+export { freePort } from '../../test/support/ports.js';
 
 /** Polls until something accepts TCP connections on 127.0.0.1:`port`. */
 export async function waitUntilListening(port: number, timeoutMs: number, service: Service): Promise<void> {

@@ -200,14 +200,7 @@ export function startProgram(t: TestContext, command: string, args: string[]): P
   return { child, output: () => output, exited };
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (for programs that cannot report an ephemeral one). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../support/ports.js';
 
 /** Polls `condition` every 100 ms until it holds; rejects with `what` after `timeoutMs`. */
 export async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
