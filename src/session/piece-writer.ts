@@ -52,6 +52,18 @@ const MAX_PENDING_RUN_BYTES = 8 * 1024 * 1024;
 
 const blockDigest = (data: Uint8Array) => createHash('sha1').update(data).digest();
 
+/** One buffer for a run of blocks; no copy when they already sit side by side in memory (a web seed's). */
+function joinBlocks(blocks: Uint8Array[], bytes: number): Uint8Array {
+  const first = blocks[0];
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < blocks.length; i++) {
+    const b = blocks[i];
+    if (b.buffer !== first.buffer || b.byteOffset !== end) return Buffer.concat(blocks, bytes);
+    end += b.length;
+  }
+  return new Uint8Array(first.buffer, first.byteOffset, bytes);
+}
+
 export class PieceWriter {
   private readonly inFlight = new Map<number, PieceInFlight>();
   /** Failed pieces: block index → what the sender gave us. */
@@ -114,7 +126,7 @@ export class PieceWriter {
     entry.run = undefined;
     const bytes = run.end - run.begin;
     this.pendingRunBytes -= bytes;
-    const data = run.blocks.length === 1 ? run.blocks[0] : Buffer.concat(run.blocks, bytes);
+    const data = joinBlocks(run.blocks, bytes);
     const write = this.storage.writeBlock(piece, run.begin, data).finally(() => {
       this.backlog -= bytes;
     });

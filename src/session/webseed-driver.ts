@@ -29,7 +29,7 @@ const FETCHES_PER_MIRROR = 3;
 /** With nothing to claim, look again after this long (peers may drop pieces, hashes may fail). */
 const IDLE_RETRY_MS = 250;
 /** Stop fetching while this many received bytes wait to be written (the swarm has its own limit). */
-const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
+const MAX_WRITE_BACKLOG = 16 * 1024 * 1024;
 /**
  * Runs shrink as the download nears its end, so the last pieces are spread over every mirror and slot
  * instead of queueing behind one long request: a run is at most missing / (slots × this).

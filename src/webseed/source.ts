@@ -59,7 +59,7 @@ export interface WebSeedSourceOptions extends Omit<WebSeedOptions, 'now'> {
   backoffBaseMs?: number;
   /** Longest backoff, also the cap on a server's Retry-After. Default 5 min. */
   backoffMaxMs?: number;
-  /** Target size of one fetch, used for piecesPerRequest. Default 8 MiB. */
+  /** Target size of one fetch, used for piecesPerRequest. Default 4 MiB. */
   maxRequestBytes?: number;
   clock?: WebSeedClock;
 }
@@ -74,7 +74,7 @@ const DEFAULT_MAX_CONSECUTIVE_FAILURES = 8;
 const DEFAULT_MAX_HASH_FAILURES = 2;
 const DEFAULT_BACKOFF_BASE_MS = 1000;
 const DEFAULT_BACKOFF_MAX_MS = 5 * 60_000;
-const DEFAULT_MAX_REQUEST_BYTES = 8 << 20;
+const DEFAULT_MAX_REQUEST_BYTES = 4 << 20;
 
 /** What a failed attempt means for the mirror. */
 type FailureKind = 'file' | 'mirror' | 'transient';

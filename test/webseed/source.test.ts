@@ -67,7 +67,7 @@ test('fetchPieces returns whole pieces, the short last one included, and counts 
 });
 
 test('piecesPerRequest sizes a fetch to maxRequestBytes', async (t) => {
-  assert.equal((await setup(t)).source.piecesPerRequest, 512); // 8 MiB of 16 KiB pieces
+  assert.equal((await setup(t)).source.piecesPerRequest, 256); // 4 MiB of 16 KiB pieces
   assert.equal((await setup(t, { maxRequestBytes: 1000 })).source.piecesPerRequest, 1);
 });
 
