@@ -31,7 +31,6 @@ import {
   WebSeedRedirectError,
   WebSeedUnavailableError,
 } from './errors.js';
-import { fileSpans } from './spans.js';
 import { WebSeed, type WebSeedOptions } from './webseed.js';
 
 export type WebSeedState = 'active' | 'backoff' | 'dead';
@@ -161,7 +160,7 @@ export class WebSeedSource extends EventEmitter<WebSeedSourceEvents> {
     if (this.unusableFiles.size === 0) return true;
     const offset = piece * this.meta.pieceLength;
     const length = Math.min(this.meta.pieceLength, this.meta.totalLength - offset);
-    return fileSpans(this.meta.files, offset, length).every((span) => !this.unusableFiles.has(span.fileIndex));
+    return this.seed.layout.spans(offset, length).every((span) => !this.unusableFiles.has(span.fileIndex));
   }
 
   /**

@@ -4,7 +4,7 @@
  * giving up on a mirror are WebSeedSource's job.
  */
 import { Agent, type Dispatcher } from 'undici';
-import type { Metainfo } from '../metainfo/types.js';
+import { FileLayout, type FileSpan, type Metainfo } from '../metainfo/index.js';
 import {
   WebSeedBusyError,
   WebSeedConnectionError,
@@ -16,7 +16,6 @@ import {
   WebSeedShortBodyError,
   WebSeedTimeoutError,
 } from './errors.js';
-import { type FileSpan, fileSpans } from './spans.js';
 import { webSeedFileUrls } from './url.js';
 
 export interface WebSeedOptions {
@@ -116,6 +115,8 @@ export class WebSeed {
   private readonly userAgent: string;
   private readonly now: () => number;
   private received = 0;
+  /** Which files hold a torrent range: one ranged request per file span. */
+  readonly layout: FileLayout;
 
   constructor(
     /** The `url-list` entry, as returned by parseWebSeedList. */
@@ -124,6 +125,7 @@ export class WebSeed {
     options: WebSeedOptions = {},
   ) {
     this.fileUrls = webSeedFileUrls(url, meta);
+    this.layout = new FileLayout(meta);
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher = options.dispatcher ?? createWebSeedDispatcher(options);
     this.headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
@@ -155,7 +157,7 @@ export class WebSeed {
     }
     signal?.throwIfAborted();
     const out = Buffer.alloc(length);
-    const spans = fileSpans(this.meta.files, torrentOffset, length).filter(
+    const spans = this.layout.spans(torrentOffset, length).filter(
       (span) => !this.meta.files[span.fileIndex].padding,
     );
     // One failed span makes the whole range useless: stop the others instead of letting them finish.
@@ -209,7 +211,7 @@ export class WebSeed {
         path: pathname + search,
         method: 'GET',
         headers: {
-          range: `bytes=${span.fileStart}-${span.fileStart + span.length - 1}`,
+          range: `bytes=${span.fileOffset}-${span.fileOffset + span.length - 1}`,
           'user-agent': this.userAgent,
           // Compressed bodies would not be the file's bytes.
           'accept-encoding': 'identity',
@@ -273,12 +275,12 @@ export class WebSeed {
   ): void {
     const range = parseContentRange(header);
     const fileLength = this.meta.files[span.fileIndex].length;
-    const wantedEnd = span.fileStart + span.length - 1;
+    const wantedEnd = span.fileOffset + span.length - 1;
     let problem: string | undefined;
     if (range === undefined) {
       problem = `a 206 response without a valid Content-Range (${JSON.stringify(header ?? null)})`;
-    } else if (range.start !== span.fileStart || range.end !== wantedEnd) {
-      problem = `bytes ${range.start}-${range.end} instead of ${span.fileStart}-${wantedEnd}`;
+    } else if (range.start !== span.fileOffset || range.end !== wantedEnd) {
+      problem = `bytes ${range.start}-${range.end} instead of ${span.fileOffset}-${wantedEnd}`;
     } else if (range.total !== undefined && range.total !== fileLength) {
       problem = `a file of ${range.total} bytes where the torrent has ${fileLength}`;
     }
@@ -310,20 +312,20 @@ export class WebSeed {
         span.fileIndex,
       );
     }
-    if (span.fileStart > this.ignoredRangeSkipLimit) {
+    if (span.fileOffset > this.ignoredRangeSkipLimit) {
       response.body.destroy();
       throw new WebSeedRangeError(
         'unsupported',
-        `web seed ignores Range requests, so byte ${span.fileStart} of ${url} is out of reach`,
+        `web seed ignores Range requests, so byte ${span.fileOffset} of ${url} is out of reach`,
         url,
         span.fileIndex,
       );
     }
-    await this.copyBody(response.body, span, out, url, signal, span.fileStart, true);
+    await this.copyBody(response.body, span, out, url, signal, span.fileOffset, true);
   }
 
   /**
-   * Copy body bytes [skip, skip + span.length) into `out` at span.rangeOffset. With `stopWhenDone` the rest of
+   * Copy body bytes [skip, skip + span.length) into `out` at span.bufferOffset. With `stopWhenDone` the rest of
    * the body is abandoned (closing the connection); otherwise the body is read to its end so the keep-alive
    * connection can be reused.
    */
@@ -345,7 +347,7 @@ export class WebSeed {
         const from = Math.max(skip - position, 0);
         const to = Math.min(wantedEnd - position, chunk.length);
         if (to > from) {
-          chunk.copy(out, span.rangeOffset + copied, from, to);
+          chunk.copy(out, span.bufferOffset + copied, from, to);
           copied += to - from;
         }
         position += chunk.length;
