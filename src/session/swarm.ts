@@ -16,6 +16,7 @@ import { PieceReadCache, type TorrentStorage } from '../storage/index.js';
 import type { WireMessage } from '../wire/index.js';
 import { PeerPool, type PeerAddress } from './peer-pool.js';
 import { PeerSession } from './peer-session.js';
+import { RateMeter } from './rate-meter.js';
 import type { BlockSource, PieceWriter } from './piece-writer.js';
 
 export interface SwarmOptions {
@@ -74,6 +75,9 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   private stopped = false;
   private uploaded = 0;
   private downloaded = 0;
+  /** Rates of the whole swarm, including peers that have since left. */
+  private readonly downloadMeter: RateMeter;
+  private readonly uploadMeter: RateMeter;
 
   constructor(
     private readonly deps: SwarmDeps,
@@ -81,6 +85,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   ) {
     super();
     this.pool = new PeerPool(options.now);
+    this.downloadMeter = new RateMeter(5, options.now);
+    this.uploadMeter = new RateMeter(5, options.now);
     this.choker = new Choker<PeerSession>({ uploadSlots: options.uploadSlots, now: options.now });
     this.readCache = new PieceReadCache(deps.storage, (piece) => deps.picker.pieceSize(piece), READ_CACHE_BYTES);
   }
@@ -275,6 +281,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     }
     peer.download.add(block.length);
     this.downloaded += block.length;
+    this.downloadMeter.add(block.length);
     peer.lastProgressAt = this.options.now();
     peer.snubbed = false;
     this.choker.pieceReceived(peer);
@@ -367,6 +374,7 @@ export class Swarm extends EventEmitter<SwarmEvents> {
             peer.conn.sendPiece(r.piece, r.begin, block);
             peer.upload.add(block.length);
             this.uploaded += block.length;
+            this.uploadMeter.add(block.length);
             this.serve(peer);
           },
           (err: Error) => {
@@ -478,15 +486,11 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   }
 
   get downloadRate(): number {
-    let r = 0;
-    for (const p of this.peers) r += p.download.rate;
-    return r;
+    return this.downloadMeter.rate;
   }
 
   get uploadRate(): number {
-    let r = 0;
-    for (const p of this.peers) r += p.upload.rate;
-    return r;
+    return this.uploadMeter.rate;
   }
 
   stop(): void {
