@@ -12,8 +12,6 @@
  * connection attempt waits for its 1 s tick); CPU (user+sys) and peak RSS are of the downloader process,
  * all measured by bench/support/measure.py. The seeder's data stays in the page cache, the same for all.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   type Invocation,
   LIBTORRENT_RSS_NOTE,
@@ -25,7 +23,7 @@ import {
 } from './support/clients.js';
 import { readConfig } from './support/config.js';
 import { measureDownloads } from './support/download-runs.js';
-import { createTorrentWithLibtorrent, makePayload } from './support/payload.js';
+import { makeSeedPayload } from './support/payload.js';
 import { makeTempDir, removeTempDir } from './support/processes.js';
 
 const CLIENTS = ['ours', 'libtorrent', 'webtorrent'] as const;
@@ -43,12 +41,7 @@ async function main(): Promise<void> {
 
   const work = await makeTempDir('torrent-ts-bench-download-');
   try {
-    const seedDir = join(work, 'seed');
-    const torrent = join(work, 'payload.torrent');
-    console.log(`writing a ${config.sizeMiB} MiB payload and its .torrent in ${work} ...`);
-    await mkdir(seedDir);
-    const payload = await makePayload(seedDir, config.sizeMiB);
-    await createTorrentWithLibtorrent(payload.path, torrent);
+    const { seedDir, torrent, payload } = await makeSeedPayload(work, config.sizeMiB);
     const seeder = await startLibtorrentSeeder(torrent, seedDir);
     const peer = `127.0.0.1:${seeder.port}`;
     console.log(`libtorrent seeding on ${peer}; ${config.runs} runs of ${config.clients.join(', ')}`);

@@ -11,8 +11,6 @@
  * the downloader exits, the SEEDER's CPU (utime+stime from /proc/<pid>/stat) and peak RSS (VmHWM, reset
  * when it got ready) are measured; MiB/s is the downloader's wall time from start to verified completion.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   LIBTORRENT_RSS_NOTE,
   libtorrentDownload,
@@ -21,7 +19,7 @@ import {
   startOurSeeder,
 } from './support/clients.js';
 import { readConfig } from './support/config.js';
-import { checkCopy, createTorrentWithLibtorrent, makePayload, type Payload } from './support/payload.js';
+import { checkCopy, makeSeedPayload, type Payload } from './support/payload.js';
 import { cpuSeconds, peakRssKiB, resetPeakRss } from './support/proc-usage.js';
 import { freshDir, makeTempDir, removeTempDir, runMeasured } from './support/processes.js';
 import { Results, runOrder, type Sample } from './support/report.js';
@@ -67,12 +65,7 @@ async function main(): Promise<void> {
   const config = readConfig(CLIENTS, { sizeMiB: 1024 });
   const work = await makeTempDir('torrent-ts-bench-seed-');
   try {
-    const seedDir = join(work, 'seed');
-    const torrent = join(work, 'payload.torrent');
-    console.log(`writing a ${config.sizeMiB} MiB payload and its .torrent in ${work} ...`);
-    await mkdir(seedDir);
-    const payload = await makePayload(seedDir, config.sizeMiB);
-    await createTorrentWithLibtorrent(payload.path, torrent);
+    const { seedDir, torrent, payload } = await makeSeedPayload(work, config.sizeMiB);
     console.log(`${config.runs} runs of each seeder (${config.clients.join(', ')}), python3-libtorrent downloading`);
 
     // Our seeder's resume data goes into a fresh folder each run, so each run starts alike.

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEBIAN_PYTHON, supportScript } from './processes.js';
@@ -69,4 +69,15 @@ export async function checkCopy(payload: Payload, downloadDir: string): Promise<
   if (info.size !== payload.bytes) return `${copy} has ${info.size} bytes, expected ${payload.bytes}`;
   const sha1 = await sha1OfFile(copy);
   return sha1 === payload.sha1 ? null : `${copy} differs from the payload (sha1 ${sha1}, expected ${payload.sha1})`;
+}
+
+/** A payload in `work/seed` and its .torrent (`work/payload.torrent`), as the peer benchmarks share them. */
+export async function makeSeedPayload(work: string, sizeMiB: number): Promise<{ seedDir: string; torrent: string; payload: Payload }> {
+  const seedDir = join(work, 'seed');
+  const torrent = join(work, 'payload.torrent');
+  console.log(`writing a ${sizeMiB} MiB payload and its .torrent in ${work} ...`);
+  await mkdir(seedDir);
+  const payload = await makePayload(seedDir, sizeMiB);
+  await createTorrentWithLibtorrent(payload.path, torrent);
+  return { seedDir, torrent, payload };
 }
