@@ -1,10 +1,10 @@
 /** Hand-built torrents with known content for the storage tests (no dependency on the metainfo parser). */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Metainfo, TorrentFile } from '../../src/metainfo/types.js';
+import { handBuiltMetainfo } from '../support/hand-built-metainfo.js';
 
 export interface FileSpec {
   path: string[];
@@ -40,30 +40,8 @@ export function makeTorrent(name: string, specs: FileSpec[], pieceLength: number
   }
   const data = pseudoRandomBytes(offset, seed);
   for (const f of files) if (f.padding) data.fill(0, f.offset, f.offset + f.length);
-  const pieceCount = Math.ceil(offset / pieceLength);
-  const pieceHashes = Buffer.alloc(pieceCount * 20);
-  for (let p = 0; p < pieceCount; p++) {
-    createHash('sha1')
-      .update(data.subarray(p * pieceLength, Math.min(offset, (p + 1) * pieceLength)))
-      .digest()
-      .copy(pieceHashes, p * 20);
-  }
-  const infoHash = createHash('sha1').update(`${name}:${seed}`).digest();
-  const meta: Metainfo = {
-    infoHash,
-    infoHashHex: infoHash.toString('hex'),
-    infoBytes: new Uint8Array(0),
-    name,
-    pieceLength,
-    pieceCount,
-    totalLength: offset,
-    pieceHashes,
-    multiFile: specs.length !== 1 || specs[0].path.length !== 1,
-    files,
-    private: false,
-    announceTiers: [],
-    webSeeds: [],
-  };
+  const multiFile = specs.length !== 1 || specs[0].path.length !== 1;
+  const meta = handBuiltMetainfo(name, multiFile, files, data, pieceLength, `${name}:${seed}`);
   return { meta, data };
 }
 

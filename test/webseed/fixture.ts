@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Metainfo, TorrentFile } from '../../src/metainfo/types.js';
+import { handBuiltMetainfo } from '../support/hand-built-metainfo.js';
 
 export interface FixtureFile {
   /** Path below the torrent's folder. */
@@ -24,38 +25,11 @@ export async function makeServedFolder(): Promise<{ root: string; remove(): Prom
   return { root, remove: () => rm(root, { recursive: true, force: true }) };
 }
 
-function sha1(data: Uint8Array): Buffer {
-  return createHash('sha1').update(data).digest();
-}
-
-function buildMeta(name: string, multiFile: boolean, files: TorrentFile[], data: Buffer, pieceLength: number): Metainfo {
-  const pieceCount = Math.ceil(data.length / pieceLength);
-  const pieceHashes = Buffer.concat(
-    Array.from({ length: pieceCount }, (_, i) => sha1(data.subarray(i * pieceLength, (i + 1) * pieceLength))),
-  );
-  const infoHash = sha1(Buffer.from(`${name}:${data.length}`));
-  return {
-    infoHash,
-    infoHashHex: infoHash.toString('hex'),
-    infoBytes: new Uint8Array(0),
-    name,
-    pieceLength,
-    pieceCount,
-    totalLength: data.length,
-    pieceHashes,
-    multiFile,
-    files,
-    private: false,
-    announceTiers: [],
-    webSeeds: [],
-  };
-}
-
 /** A single-file torrent `name` of random bytes, written to `root/name`. */
 export async function singleFileTorrent(root: string, name: string, length: number, pieceLength: number): Promise<Fixture> {
   const data = randomBytes(length);
   await writeFile(join(root, name), data);
-  return { meta: buildMeta(name, false, [{ path: [name], length, offset: 0, padding: false }], data, pieceLength), data };
+  return { meta: handBuiltMetainfo(name, false, [{ path: [name], length, offset: 0, padding: false }], data, pieceLength), data };
 }
 
 /** A multi-file torrent with folder `name`; data files are written to `root/name/...`. */
@@ -81,10 +55,10 @@ export async function multiFileTorrent(
     offset += spec.length;
   }
   const data = Buffer.concat(chunks);
-  return { meta: buildMeta(name, true, files, data, pieceLength), data };
+  return { meta: handBuiltMetainfo(name, true, files, data, pieceLength), data };
 }
 
 /** Does piece `index` of `data` match the torrent's hash (as the session's check would)? */
 export function pieceHashMatches(meta: Metainfo, index: number, pieceData: Uint8Array): boolean {
-  return sha1(pieceData).equals(meta.pieceHashes.subarray(index * 20, index * 20 + 20));
+  return createHash('sha1').update(pieceData).digest().equals(meta.pieceHashes.subarray(index * 20, index * 20 + 20));
 }
