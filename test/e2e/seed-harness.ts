@@ -4,14 +4,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import readline from 'node:readline';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { defer as cleanup, tempDir } from '../support/swarm-fixture.js';
 
 /** dist/test/e2e/ → dist/src/cli/main.js */
 export const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -19,33 +19,8 @@ export const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/main.js', import.m
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 
-const cleanups = new WeakMap<TestContext, (() => unknown)[]>();
-
-/**
- * Runs `step` when the test ends, pass or fail, in reverse order of registration (t.after runs hooks in
- * registration order, which would delete a temp folder before the process writing into it is stopped).
- */
-export function cleanup(t: TestContext, step: () => unknown): void {
-  let steps = cleanups.get(t);
-  if (!steps) {
-    const registered: (() => unknown)[] = [];
-    steps = registered;
-    cleanups.set(t, registered);
-    t.after(async () => {
-      const failures: unknown[] = [];
-      for (const s of registered.reverse()) await Promise.resolve().then(s).catch((err: unknown) => failures.push(err));
-      if (failures.length > 0) throw failures[0];
-    });
-  }
-  steps.push(step);
-}
-
-/** A fresh folder under the OS temp dir, removed when the test ends (after everything started later is stopped). */
-export async function tempDir(t: TestContext, label: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `torrent-ts-${label}-`));
-  cleanup(t, () => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+/** Test cleanups run last registered first; temp folders are removed after the processes that write to them. */
+export { cleanup, tempDir };
 
 export interface PayloadFile {
   /** Relative to the payload's parent folder, starting with the payload's name. */
