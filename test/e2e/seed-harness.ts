@@ -5,16 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
-import readline from 'node:readline';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { defer as cleanup, tempDir } from '../support/swarm-fixture.js';
+import { defer as cleanup, runCli as runCliProcess, tempDir } from '../support/swarm-fixture.js';
 
 /** dist/test/e2e/ → dist/src/cli/main.js */
-export const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -65,65 +61,30 @@ export interface CliRun {
   stop(): Promise<void>;
 }
 
-/** Children still running, killed as a last resort when the test process exits. */
+/** Third-party programs still running, killed as a last resort when the test process exits. */
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-/** Runs `torrent <args>` as a child process; it is stopped when the test ends. */
+/** Runs `torrent <args>` as a child process; it is stopped (SIGTERM, then SIGKILL) when the test ends. */
 export function runCli(t: TestContext, args: string[]): CliRun {
-  const child = spawn(process.execPath, [CLI_ENTRY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  const lines: string[] = [];
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const reader = readline.createInterface({ input: child.stdout! });
-  reader.on('line', (line) => lines.push(line));
-  // 'close' comes after stdout ended, so every line has been read by then.
-  const exited = new Promise<number | string>((resolve) => child.once('close', (code, signal) => resolve(code ?? signal ?? -1)));
-  const describe = () => `torrent ${args.join(' ')}\nstdout:\n${lines.join('\n')}\nstderr:\n${stderr}`;
-  const waitForLine = (pattern: RegExp, timeoutMs: number) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const earlier = lines.find((l) => pattern.test(l));
-      if (earlier !== undefined) return resolve(earlier.match(pattern)!);
-      const onLine = (line: string) => {
-        const m = line.match(pattern);
-        if (m) {
-          cleanup();
-          resolve(m);
-        }
-      };
-      const fail = (why: string) => {
-        cleanup();
-        reject(new Error(`${why}: ${describe()}`));
-      };
-      const timer = setTimeout(() => fail(`no line matching ${pattern} within ${timeoutMs} ms`), timeoutMs);
-      const onExit = () => fail(`exited before printing a line matching ${pattern}`);
-      const cleanup = () => {
-        clearTimeout(timer);
-        reader.off('line', onLine);
-        reader.off('close', onExit);
-      };
-      reader.on('line', onLine);
-      reader.once('close', onExit);
-    });
+  const run = runCliProcess(t, args);
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await new Promise((resolve) => child.once('exit', resolve));
+    if (run.child.exitCode !== null || run.child.signalCode !== null) return;
+    run.kill('SIGTERM');
+    const killer = setTimeout(() => run.kill('SIGKILL'), 3000);
+    await run.exited;
     clearTimeout(killer);
   };
   cleanup(t, stop);
   return {
-    child,
-    lines,
-    stderr: () => stderr,
-    waitForLine,
-    events: () => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
-    exited,
+    child: run.child,
+    lines: run.stdout,
+    stderr: run.stderrText,
+    waitForLine: async (pattern, timeoutMs) => (await run.waitForLine(pattern, timeoutMs)).match(pattern)!,
+    events: () => run.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    exited: run.exited.then(({ code, signal }) => code ?? signal ?? -1),
     stop,
   };
 }
