@@ -93,7 +93,7 @@ class LiveLine implements ProgressView {
 const PLAIN_INTERVAL_MS = 5_000;
 
 class PlainLines implements ProgressView {
-  private lastAt = 0;
+  private readonly throttle = new Throttle(PLAIN_INTERVAL_MS);
   constructor(
     private readonly name: string,
     private readonly out: NodeJS.WriteStream,
@@ -101,9 +101,7 @@ class PlainLines implements ProgressView {
   ) {}
 
   update(s: TorrentStats, final = false): void {
-    const now = Date.now();
-    if (!final && now - this.lastAt < PLAIN_INTERVAL_MS) return;
-    this.lastAt = now;
+    if (!this.throttle.due(final)) return;
     this.out.write(`${this.name}: ${describeStats(s)}\n`);
   }
 
@@ -120,7 +118,7 @@ class PlainLines implements ProgressView {
 }
 
 class JsonEvents implements ProgressView {
-  private lastAt = 0;
+  private readonly throttle = new Throttle(1000);
   constructor(private readonly out: NodeJS.WriteStream) {}
 
   private write(obj: Record<string, unknown>): void {
@@ -128,9 +126,7 @@ class JsonEvents implements ProgressView {
   }
 
   update(s: TorrentStats, final = false): void {
-    const now = Date.now();
-    if (!final && now - this.lastAt < 1000) return;
-    this.lastAt = now;
+    if (!this.throttle.due(final)) return;
     this.write({ event: 'progress', ...s });
   }
 
@@ -143,6 +139,19 @@ class JsonEvents implements ProgressView {
   }
 
   stop(): void {}
+}
+
+/** At most one output per interval, except the final one. */
+class Throttle {
+  private lastAt = 0;
+  constructor(private readonly intervalMs: number) {}
+
+  due(final: boolean): boolean {
+    const now = Date.now();
+    if (!final && now - this.lastAt < this.intervalMs) return false;
+    this.lastAt = now;
+    return true;
+  }
 }
 
 function truncate(s: string, n: number): string {

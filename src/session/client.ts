@@ -122,8 +122,8 @@ export class Client extends EventEmitter<ClientEvents> {
       const torrent = this.torrents.get(Buffer.from(infoHash).toString('hex'));
       return torrent?.swarmForIncoming ? { peerId: this.peerId, torrent } : undefined;
     }).then(
-      ({ connection, torrent }) => {
-        const swarm = torrent.torrent.swarmForIncoming;
+      ({ connection, torrent: { torrent } }) => {
+        const swarm = torrent.swarmForIncoming;
         if (swarm) swarm.addIncoming(connection);
         else connection.destroy('torrent stopped');
       },

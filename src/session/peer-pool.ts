@@ -92,8 +92,4 @@ export class PeerPool {
     for (const c of this.candidates.values()) if (!c.connected && c.failures < this.maxFailures) n++;
     return n;
   }
-
-  get size(): number {
-    return this.candidates.size;
-  }
 }

@@ -301,11 +301,6 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
   }
 
-  /** What we have, as a bitfield (a copy). */
-  get bitfield(): Bitfield {
-    return this.picker?.haveBitfield() ?? new Bitfield(this.meta.pieceCount);
-  }
-
   stats(): TorrentStats {
     const swarm = this.swarm;
     const downloadRate = (swarm?.downloadRate ?? 0) + (this.webSeeds?.rate.rate ?? 0);
