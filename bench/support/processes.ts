@@ -87,6 +87,14 @@ function keepTail(text: string, more: string): string {
   return joined.length > OUTPUT_TAIL ? joined.slice(-OUTPUT_TAIL) : joined;
 }
 
+function flushDirtyPages(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sync = spawn('sync', [], { stdio: 'ignore' });
+    sync.once('error', reject);
+    sync.once('close', () => resolve());
+  });
+}
+
 /**
  * Runs `command args…` to completion under measure.py; kills it after `timeoutS`, or when `abort` fires
  * (then this rejects).
@@ -98,6 +106,9 @@ export async function runMeasured(
   abort?: AbortSignal,
 ): Promise<Measurement> {
   const resultDir = await makeTempDir('torrent-ts-bench-measure-');
+  // Earlier runs' written data goes to disk now, not in the middle of this run: no client pays for
+  // another's writeback.
+  await flushDirtyPages();
   try {
     const resultPath = join(resultDir, 'result.json');
     const child = spawn(DEBIAN_PYTHON, [supportScript('measure.py'), resultPath, String(timeoutS), command, ...args], {

@@ -7,14 +7,19 @@
  *   so it is never requested again.
  * - A piece is hashed only after every write to it has settled.
  * - A piece is reported verified only after its data is on disk and its SHA-1 matched.
- * - Memory is bounded by the blocks waiting to be written (`backlogBytes`); the swarm stops requesting while
- *   it is above the limit.
+ * - Memory is bounded by the blocks waiting to be written (`backlogBytes`; the swarm stops requesting while
+ *   it is above the limit) and by the pieces being assembled (`maxAssemblyBytes`).
+ *
+ * Writes are large: blocks arriving in order are written in runs, and a piece whose blocks come out of order
+ * (libtorrent answers requests as its disk reads finish, in any order) is gathered in one buffer and written
+ * whole, so it is hashed from memory instead of re-read from disk.
  *
  * Smart ban: when a piece fails its hash, each block's hash and sender is kept (20 bytes a block). When the
  * piece later verifies, the senders whose blocks differ from the good data are the liars, even in a piece
  * that mixed honest and lying peers.
  */
 import { createHash } from 'node:crypto';
+import { copyInto, sharedBuffers } from '../hashing/index.js';
 import type { BlockRequest, PiecePicker } from '../picker/index.js';
 import type { TorrentStorage } from '../storage/index.js';
 
@@ -41,27 +46,63 @@ interface PieceInFlight {
   writes: Promise<void>;
   /** Which source sent each block, by block index. */
   senders: Map<number, BlockSource>;
+  /**
+   * While everything handed to storage is the piece's prefix: where that prefix ends (0 before the first
+   * write). -1 once writes are scattered (blocks arrived out of order with no room to assemble the piece).
+   */
+  prefixEnd: number;
   /** Contiguous blocks not written yet: one large write costs far less than many 16 KiB ones. */
   run: { begin: number; end: number; blocks: Uint8Array[] } | undefined;
+  /**
+   * The rest of the piece (from prefixEnd), gathered here when its blocks come out of order, as peers send
+   * them, and written in one go when the piece is complete.
+   */
+  assembly: Buffer | undefined;
 }
 
 /** Contiguous received data is written once it reaches this size (or the piece is complete). */
 const WRITE_RUN_BYTES = 512 * 1024;
 /** Runs waiting in memory over all pieces; past this every run is written (pieces a peer abandoned). */
 const MAX_PENDING_RUN_BYTES = 8 * 1024 * 1024;
+/**
+ * Memory for pieces being assembled. Beyond it, out-of-order blocks are written where they belong at once,
+ * and storage re-reads them to hash the piece: slower, but memory stays bounded whatever the piece size.
+ */
+const DEFAULT_MAX_ASSEMBLY_BYTES = 24 * 1024 * 1024;
+
+export interface PieceWriterOptions {
+  /** Memory for assembling pieces whose blocks come out of order. Default 24 MiB. */
+  maxAssemblyBytes?: number;
+}
 
 const blockDigest = (data: Uint8Array) => createHash('sha1').update(data).digest();
 
-/** One buffer for a run of blocks; no copy when they already sit side by side in memory (a web seed's). */
+/**
+ * One buffer for a run of blocks, with a reference of its own in `sharedBuffers`: no copy when the blocks
+ * already sit side by side in shared memory (a web seed's), otherwise one copy into a shared buffer, which
+ * the hashing thread then reads in place.
+ */
 function joinBlocks(blocks: Uint8Array[], bytes: number): Uint8Array {
   const first = blocks[0];
+  let adjacent = first.buffer instanceof SharedArrayBuffer;
   let end = first.byteOffset + first.length;
-  for (let i = 1; i < blocks.length; i++) {
+  for (let i = 1; adjacent && i < blocks.length; i++) {
     const b = blocks[i];
-    if (b.buffer !== first.buffer || b.byteOffset !== end) return Buffer.concat(blocks, bytes);
+    adjacent = b.buffer === first.buffer && b.byteOffset === end;
     end += b.length;
   }
-  return new Uint8Array(first.buffer, first.byteOffset, bytes);
+  if (adjacent) {
+    const run = new Uint8Array(first.buffer, first.byteOffset, bytes);
+    sharedBuffers.retain(run);
+    return run;
+  }
+  const out = sharedBuffers.take(bytes);
+  let at = 0;
+  for (const b of blocks) {
+    copyInto(out, b, at);
+    at += b.length;
+  }
+  return out;
 }
 
 export class PieceWriter {
@@ -70,15 +111,21 @@ export class PieceWriter {
   private readonly suspects = new Map<number, Map<number, { source: BlockSource; digest: Buffer }>>();
   private backlog = 0;
   private pendingRunBytes = 0;
+  private assemblyBytes = 0;
   private failedWith: Error | undefined;
+
+  private readonly maxAssemblyBytes: number;
 
   constructor(
     private readonly picker: PiecePicker<BlockSource>,
     private readonly storage: TorrentStorage,
     private readonly events: PieceWriterEvents,
-  ) {}
+    options: PieceWriterOptions = {},
+  ) {
+    this.maxAssemblyBytes = options.maxAssemblyBytes ?? DEFAULT_MAX_ASSEMBLY_BYTES;
+  }
 
-  /** Bytes received but not yet written. */
+  /** Bytes received and waiting to be written (pieces being assembled are bounded apart, by maxAssemblyBytes). */
   get backlogBytes(): number {
     return this.backlog;
   }
@@ -95,28 +142,78 @@ export class PieceWriter {
 
     let entry = this.inFlight.get(piece);
     if (!entry) {
-      entry = { writes: Promise.resolve(), senders: new Map(), run: undefined };
+      entry = { writes: Promise.resolve(), senders: new Map(), prefixEnd: 0, run: undefined, assembly: undefined };
       this.inFlight.set(piece, entry);
     }
     entry.senders.set(begin / this.picker.blockSize, source);
-    this.backlog += data.length;
     const run = entry.run;
-    if (run && run.end === begin) {
-      run.blocks.push(data);
-      run.end += data.length;
+    if (entry.assembly) {
+      copyInto(entry.assembly, data, begin - entry.prefixEnd);
+    } else if (run ? run.end === begin : entry.prefixEnd === begin || entry.prefixEnd < 0) {
+      this.addToRun(piece, entry, begin, data);
+    } else if (entry.prefixEnd >= 0 && this.assemblyBytes + this.picker.pieceLength <= this.maxAssemblyBytes) {
+      this.startAssembly(piece, entry);
+      copyInto(entry.assembly!, data, begin - entry.prefixEnd);
     } else {
       this.flush(piece, entry);
-      entry.run = { begin, end: begin + data.length, blocks: [data] };
+      entry.prefixEnd = -1;
+      this.addToRun(piece, entry, begin, data);
     }
-    this.pendingRunBytes += data.length;
+
     if (receipt.pieceComplete) {
       this.flush(piece, entry);
+      this.writeAssembly(piece, entry);
       void this.complete(piece, entry);
-    } else if (entry.run!.end - entry.run!.begin >= WRITE_RUN_BYTES) {
+    } else if (entry.run && entry.run.end - entry.run.begin >= WRITE_RUN_BYTES) {
       this.flush(piece, entry);
     }
     if (this.pendingRunBytes > MAX_PENDING_RUN_BYTES) for (const [p, e] of this.inFlight) this.flush(p, e);
     return true;
+  }
+
+  private addToRun(piece: number, entry: PieceInFlight, begin: number, data: Uint8Array): void {
+    // Held until the block is written (a pooled buffer must not be reused before then).
+    sharedBuffers.retain(data);
+    this.backlog += data.length;
+    this.pendingRunBytes += data.length;
+    if (entry.run && entry.run.end === begin) {
+      entry.run.blocks.push(data);
+      entry.run.end += data.length;
+      return;
+    }
+    this.flush(piece, entry);
+    entry.run = { begin, end: begin + data.length, blocks: [data] };
+  }
+
+  /** From now on the piece's blocks are copied into one buffer, starting with the run not yet written. */
+  private startAssembly(piece: number, entry: PieceInFlight): void {
+    const size = this.picker.pieceSize(piece);
+    const assembly = sharedBuffers.take(size - entry.prefixEnd);
+    this.assemblyBytes += assembly.length;
+    const run = entry.run;
+    if (run) {
+      entry.run = undefined;
+      let at = run.begin - entry.prefixEnd;
+      for (const block of run.blocks) {
+        copyInto(assembly, block, at);
+        at += block.length;
+        sharedBuffers.release(block);
+      }
+      this.backlog -= run.end - run.begin;
+      this.pendingRunBytes -= run.end - run.begin;
+    }
+    entry.assembly = assembly;
+  }
+
+  /** The assembled rest of a complete piece goes to storage in one write. */
+  private writeAssembly(piece: number, entry: PieceInFlight): void {
+    const assembly = entry.assembly;
+    if (!assembly) return;
+    entry.assembly = undefined;
+    this.backlog += assembly.length;
+    this.startWrite(piece, entry, entry.prefixEnd, assembly, () => {
+      this.assemblyBytes -= assembly.length;
+    });
   }
 
   /** Starts writing the piece's pending run; a failure is fatal unless the piece's completion reports it. */
@@ -126,9 +223,19 @@ export class PieceWriter {
     entry.run = undefined;
     const bytes = run.end - run.begin;
     this.pendingRunBytes -= bytes;
+    if (entry.prefixEnd === run.begin) entry.prefixEnd = run.end;
+    else entry.prefixEnd = -1;
     const data = joinBlocks(run.blocks, bytes);
-    const write = this.storage.writeBlock(piece, run.begin, data).finally(() => {
-      this.backlog -= bytes;
+    for (const block of run.blocks) sharedBuffers.release(block);
+    this.startWrite(piece, entry, run.begin, data);
+  }
+
+  /** Writes `data` (whose reference this takes over) at `begin` of the piece, after the piece's earlier writes. */
+  private startWrite(piece: number, entry: PieceInFlight, begin: number, data: Uint8Array, onSettled?: () => void): void {
+    const write = this.storage.writeBlock(piece, begin, data).finally(() => {
+      this.backlog -= data.length;
+      sharedBuffers.release(data);
+      onSettled?.();
     });
     entry.writes = entry.writes.then(() => write);
     write.catch((err: Error) => this.fail(err));

@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Bitfield } from '../bitfield/index.js';
+import { sharedBuffers } from '../hashing/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import type { BlockRequest, PiecePicker } from '../picker/index.js';
@@ -200,6 +201,8 @@ export class WebSeedDriver extends EventEmitter<WebSeedDriverEvents> {
           this.writer.acceptBlock(m, piece, b.begin, data.subarray(offset, offset + b.length));
         }
       }
+      // The writer holds references to the blocks it took; the rest of the buffer can be reused.
+      sharedBuffers.release(data);
       return true;
     } catch (err) {
       this.release(m, claim.blocks);

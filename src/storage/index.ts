@@ -5,11 +5,12 @@
  * Nothing is ever held in memory beyond the block being written or read: pieces are hashed as their blocks
  * arrive in order, and blocks that arrived out of order are re-read from disk when the gap before them fills.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Bitfield } from '../bitfield/index.js';
+import { Sha1Pool, sharedBuffers, type Sha1Stream } from '../hashing/index.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { StorageError, isMissingData, toStorageError } from './errors.js';
 import { FileHandlePool } from './handles.js';
@@ -24,6 +25,8 @@ export { loadResume, restoreState, resumeFilePath, saveResume, type ResumeData }
 export interface TorrentStorageOptions {
   /** Upper bound on simultaneously open file descriptors (least recently used closed first). Default 128. */
   maxOpenFiles?: number;
+  /** Threads that hash pieces as they are written. Default: the process-wide pool. */
+  hasher?: Sha1Pool;
 }
 
 export interface CheckOptions {
@@ -37,7 +40,7 @@ export interface CheckOptions {
 
 /** Per in-flight piece: a SHA-1 advanced over the contiguous prefix of blocks written so far. */
 interface PieceHashState {
-  readonly hash: Hash;
+  readonly hash: Sha1Stream;
   /** Bytes of the piece [0, hashedUpTo) have been fed to `hash`. */
   hashedUpTo: number;
   /** Blocks on disk past `hashedUpTo`: sorted, merged, non-overlapping [start, end) ranges. */
@@ -54,7 +57,6 @@ const CHECK_READ_CHUNK = 4 << 20;
 const STAT_CONCURRENCY = 32;
 /** Files touched by one read or write that are worked on at the same time. */
 const SPAN_CONCURRENCY = 4;
-const ZEROS = Buffer.alloc(64 * 1024);
 
 export class TorrentStorage {
   readonly layout: PieceLayout;
@@ -63,6 +65,7 @@ export class TorrentStorage {
   /** Absolute path per file index ('' for padding files, which never touch disk). */
   private readonly paths: string[];
   private readonly pool: FileHandlePool;
+  private readonly hasher: Sha1Pool;
   private readonly inFlight = new Map<number, PieceHashState>();
   /** Per piece, the tail of its queue: writes, finishes and verifies of one piece run one after another. */
   private readonly pieceQueues = new Map<number, Promise<void>>();
@@ -79,6 +82,7 @@ export class TorrentStorage {
     this.dir = resolve(dir);
     this.paths = resolveFilePaths(meta, this.dir);
     this.pool = new FileHandlePool(opts.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES, (i) => this.paths[i]);
+    this.hasher = opts.hasher ?? Sha1Pool.shared();
   }
 
   /** Where file `fileIndex` lives on disk ('' for a padding file). */
@@ -94,7 +98,8 @@ export class TorrentStorage {
   /**
    * Writes a block, creating files and folders as needed, and advances the piece's hash if the block extends
    * the contiguous prefix. A block lying wholly inside the already-hashed prefix is not written again, so what
-   * is on disk always matches what was hashed.
+   * is on disk always matches what was hashed. The hash runs on another thread: data in a `sharedBuffers`
+   * buffer is read there in place (the caller keeps its reference until this settles), other data is copied.
    */
   writeBlock(piece: number, begin: number, data: Uint8Array): Promise<void> {
     return this.run(async () => {
@@ -102,7 +107,7 @@ export class TorrentStorage {
       return this.serialize(piece, async () => {
         let state = this.inFlight.get(piece);
         if (!state) {
-          state = { hash: createHash('sha1'), hashedUpTo: 0, landed: [], poisoned: false };
+          state = { hash: this.hasher.stream(), hashedUpTo: 0, landed: [], poisoned: false };
           this.inFlight.set(piece, state);
         }
         const end = begin + data.length;
@@ -147,18 +152,25 @@ export class TorrentStorage {
         const state = this.inFlight.get(piece);
         this.inFlight.delete(piece);
         if (!state) return this.hashPieceFromDisk(piece);
-        if (state.poisoned) return false;
+        if (state.poisoned) {
+          state.hash.discard();
+          return false;
+        }
         if (state.hashedUpTo < size) {
           const from = this.layout.pieceOffset(piece) + state.hashedUpTo;
-          if (!(await this.hashFromDisk(state.hash, from, size - state.hashedUpTo))) return false;
+          if (!(await this.hashFromDisk(state.hash, from, size - state.hashedUpTo))) {
+            state.hash.discard();
+            return false;
+          }
         }
-        return this.matches(piece, state.hash.digest());
+        return this.matches(piece, await state.hash.digest());
       });
     });
   }
 
   /** Drops a piece's hash state (it failed or was abandoned; its blocks will be fetched again). */
   discardPiece(piece: number): void {
+    this.inFlight.get(piece)?.hash.discard();
     this.inFlight.delete(piece);
   }
 
@@ -228,6 +240,7 @@ export class TorrentStorage {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.running]);
+    for (const state of this.inFlight.values()) state.hash.discard();
     this.inFlight.clear();
     await this.pool.closeAll();
   }
@@ -270,19 +283,27 @@ export class TorrentStorage {
   }
 
   private async hashPieceFromDisk(piece: number): Promise<boolean> {
-    const hash = createHash('sha1');
-    const ok = await this.hashFromDisk(hash, this.layout.pieceOffset(piece), this.layout.pieceSize(piece));
-    return ok && this.matches(piece, hash.digest());
+    const hash = this.hasher.stream();
+    if (!(await this.hashFromDisk(hash, this.layout.pieceOffset(piece), this.layout.pieceSize(piece)))) {
+      hash.discard();
+      return false;
+    }
+    return this.matches(piece, await hash.digest());
   }
 
   /** Feeds torrent bytes [offset, offset+length) from disk to `hash`; false if some of them are not on disk. */
-  private async hashFromDisk(hash: Hash, offset: number, length: number): Promise<boolean> {
-    const buf = Buffer.allocUnsafe(Math.min(length, HASH_READ_CHUNK));
+  private async hashFromDisk(hash: Sha1Stream, offset: number, length: number): Promise<boolean> {
     try {
       for (let done = 0; done < length; ) {
-        const n = Math.min(buf.length, length - done);
-        await this.readRange(offset + done, buf, n);
-        hash.update(buf.subarray(0, n));
+        // A buffer per read: the hashing thread may still be reading the previous one.
+        const n = Math.min(HASH_READ_CHUNK, length - done);
+        const buf = sharedBuffers.take(n);
+        try {
+          await this.readRange(offset + done, buf, n);
+          hash.update(buf);
+        } finally {
+          sharedBuffers.release(buf);
+        }
         done += n;
       }
       return true;
@@ -431,16 +452,13 @@ async function forEachConcurrently<T>(items: readonly T[], fn: (item: T) => Prom
 }
 
 /** Feeds `data[skip..]` to the hash, with padding spans as zeros: exactly what a later read from disk sees. */
-function hashSpans(hash: Hash, layout: PieceLayout, spans: FileSpan[], data: Uint8Array, skip: number): void {
+function hashSpans(hash: Sha1Stream, layout: PieceLayout, spans: FileSpan[], data: Uint8Array, skip: number): void {
   for (const s of spans) {
     const from = Math.max(s.bufferOffset, skip);
     const to = s.bufferOffset + s.length;
     if (from >= to) continue;
-    if (!layout.isPadding(s)) {
-      hash.update(data.subarray(from, to));
-      continue;
-    }
-    for (let left = to - from; left > 0; left -= ZEROS.length) hash.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+    if (layout.isPadding(s)) hash.zeros(to - from);
+    else hash.update(data.subarray(from, to));
   }
 }
 

@@ -167,7 +167,8 @@ export class WebSeedSource extends EventEmitter<WebSeedSourceEvents> {
    * The data of pieces firstPiece .. firstPiece + count - 1, concatenated (the last piece of the torrent may
    * be short). Retries as described above. Rejects with WebSeedUnavailableError when the mirror is dead or
    * cannot serve one of the pieces, with the last WebSeedError when attempts ran out, or with `signal.reason`.
-   * Does not verify hashes: call reportHashFailure for a piece whose hash turns out wrong.
+   * Does not verify hashes: call reportHashFailure for a piece whose hash turns out wrong. The result is a
+   * `sharedBuffers` buffer, as from WebSeed.fetchRange.
    */
   async fetchPieces(firstPiece: number, count: number, signal?: AbortSignal): Promise<Buffer> {
     const { pieceCount, pieceLength, totalLength } = this.meta;

@@ -4,6 +4,7 @@
  * giving up on a mirror are WebSeedSource's job.
  */
 import { Agent, type Dispatcher } from 'undici';
+import { copyInto, sharedBuffers } from '../hashing/index.js';
 import { FileLayout, type FileSpan, type Metainfo } from '../metainfo/index.js';
 import {
   WebSeedBusyError,
@@ -145,6 +146,7 @@ export class WebSeed {
    * Fetch bytes [torrentOffset, torrentOffset + length) of the torrent's concatenated data: one ranged GET
    * per file the range touches (in parallel, bounded by the connection pool); BEP 47 padding files are zeros
    * and never requested. Rejects with a WebSeedError subclass, or with `signal.reason` when aborted.
+   * The result is a `sharedBuffers` buffer: release it when done to have it reused (else it is collected).
    */
   async fetchRange(torrentOffset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     if (!Number.isSafeInteger(torrentOffset) || !Number.isSafeInteger(length) || torrentOffset < 0 || length < 0) {
@@ -156,10 +158,13 @@ export class WebSeed {
       );
     }
     signal?.throwIfAborted();
-    const out = Buffer.alloc(length);
-    const spans = this.layout.spans(torrentOffset, length).filter(
-      (span) => !this.meta.files[span.fileIndex].padding,
-    );
+    // A pooled shared buffer, which the piece hashing threads read where it is. The caller owns its reference.
+    const out = sharedBuffers.take(length);
+    const spans: FileSpan[] = [];
+    for (const span of this.layout.spans(torrentOffset, length)) {
+      if (this.meta.files[span.fileIndex].padding) out.fill(0, span.bufferOffset, span.bufferOffset + span.length);
+      else spans.push(span);
+    }
     // One failed span makes the whole range useless: stop the others instead of letting them finish.
     const spansController = new AbortController();
     const forwardAbort = () => spansController.abort(signal?.reason);
@@ -171,6 +176,7 @@ export class WebSeed {
     } catch (error) {
       spansController.abort();
       await Promise.allSettled(requests);
+      sharedBuffers.release(out);
       signal?.throwIfAborted();
       throw error;
     } finally {
@@ -347,7 +353,7 @@ export class WebSeed {
         const from = Math.max(skip - position, 0);
         const to = Math.min(wantedEnd - position, chunk.length);
         if (to > from) {
-          chunk.copy(out, span.bufferOffset + copied, from, to);
+          copyInto(out, chunk.subarray(from, to), span.bufferOffset + copied);
           copied += to - from;
         }
         position += chunk.length;

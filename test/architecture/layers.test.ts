@@ -15,7 +15,8 @@ const RANK: Record<string, number> = {
   bitfield: 0,
   metainfo: 1,
   wire: 1,
-  // protocol state machines
+  // protocol state machines, and the hashing threads
+  hashing: 2,
   ratelimit: 2,
   picker: 2,
   choker: 2,
