@@ -7,7 +7,7 @@
  *
  * Events (typed in PeerConnectionEvents):
  *   'message' (message)  every decoded message, after the flags above are updated from it
- *   'drain'   ()         the socket's write buffer emptied (see writableNeedDrain)
+ *   'drain'   ()         the socket's write buffer emptied (see bufferedAmount)
  *   'close'   (error?)   exactly once; error is undefined only for destroy() without a reason
  * Nothing is thrown out of socket callbacks: every failure becomes 'close' with a PeerConnectionError.
  */
@@ -145,6 +145,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   /** Set on the tick after start(); events are emitted only from then on. */
   #delivering = false;
   #closed = false;
+  /** The socket is corked until the end of this tick (see sendPiece). */
+  #corked = false;
   #closeError: PeerConnectionError | undefined;
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -193,13 +195,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   get closed(): boolean {
     return this.#closed;
   }
-  /** Bytes queued in the socket, not yet handed to the kernel. */
+  /** Bytes queued in the socket, not yet handed to the kernel; 'drain' follows when they are. */
   get bufferedAmount(): number {
     return this.#socket.writableLength;
-  }
-  /** True when the write buffer is over its high-water mark: stop serving blocks until 'drain'. */
-  get writableNeedDrain(): boolean {
-    return this.#socket.writableNeedDrain;
   }
 
   /**
@@ -274,14 +272,26 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   cancel(index: number, begin: number, length: number): void {
     this.#send({ type: 'cancel', index, begin, length });
   }
-  /** Writes the piece header and the block separately (no concatenation copy). */
-  sendPiece(index: number, begin: number, block: Uint8Array): void {
-    if (this.#closed) return;
-    const header = encodePieceHeader(index, begin, block.length);
-    this.#socket.cork();
-    this.#write(header);
-    this.#write(block);
-    this.#socket.uncork();
+  /**
+   * Writes the piece header and the block separately (no concatenation copy). Blocks sent in the same turn
+   * of the event loop leave in one writev. `onSent` runs once the socket is done with `block` (written, or
+   * the connection closed), so its memory can be reused.
+   */
+  sendPiece(index: number, begin: number, block: Uint8Array, onSent?: () => void): void {
+    if (this.#closed) {
+      onSent?.();
+      return;
+    }
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#write(encodePieceHeader(index, begin, block.length));
+    this.#write(block, onSent);
     this.uploadedBytes += block.length;
   }
   /** BEP 10 extended message; id 0 is the extension handshake. */
@@ -312,8 +322,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.#write(encodeMessage(message));
   }
 
-  #write(bytes: Uint8Array): void {
-    this.#socket.write(bytes);
+  #write(bytes: Uint8Array, onWritten?: () => void): void {
+    this.#socket.write(bytes, onWritten && (() => onWritten()));
     this.#keepAliveTimer?.refresh();
   }
 

@@ -131,13 +131,18 @@ export class TorrentStorage {
   }
 
   /** Reads a block (to serve a peer). Missing files or data past a file's end: StorageError ENOENT/ESHORT. */
-  readBlock(piece: number, begin: number, length: number): Promise<Buffer> {
+  async readBlock(piece: number, begin: number, length: number): Promise<Buffer> {
+    this.layout.pieceSpans(piece, begin, length); // validates the range before allocating
+    const out = Buffer.allocUnsafe(length);
+    await this.readBlockInto(piece, begin, out);
+    return out;
+  }
+
+  /** Reads `out.length` bytes of a piece from `begin` into `out`; errors as readBlock. */
+  readBlockInto(piece: number, begin: number, out: Buffer): Promise<void> {
     return this.run(async () => {
-      this.layout.pieceSpans(piece, begin, length); // validates the range before allocating
-      const offset = this.layout.pieceOffset(piece) + begin;
-      const out = Buffer.allocUnsafe(length);
-      await this.readRange(offset, out, length);
-      return out;
+      this.layout.pieceSpans(piece, begin, out.length);
+      await this.readRange(this.layout.pieceOffset(piece) + begin, out, out.length);
     });
   }
 
