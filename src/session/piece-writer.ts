@@ -61,7 +61,7 @@ interface PieceInFlight {
 }
 
 /** Contiguous received data is written once it reaches this size (or the piece is complete). */
-const WRITE_RUN_BYTES = 512 * 1024;
+const WRITE_RUN_BYTES = 1024 * 1024;
 /** Runs waiting in memory over all pieces; past this every run is written (pieces a peer abandoned). */
 const MAX_PENDING_RUN_BYTES = 8 * 1024 * 1024;
 /**
