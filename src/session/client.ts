@@ -160,7 +160,6 @@ export class Client extends EventEmitter<ClientEvents> {
         requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
         maxServedRequest: 128 * 1024,
         maxQueuedRequests: 500,
-        maxWriteBacklog: 16 * 1024 * 1024,
         maxStrikes: 3,
         uploadSlots: this.options.uploadSlots ?? 4,
       },

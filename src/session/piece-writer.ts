@@ -39,6 +39,8 @@ export interface PieceWriterEvents {
   liars(sources: BlockSource[]): void;
   /** Writing failed (disk full, permissions): the torrent cannot go on. */
   fatal(error: Error): void;
+  /** The write backlog fell back under its limit: sources that paused (see `backlogged`) may go on. */
+  backlogCleared(): void;
 }
 
 interface PieceInFlight {
@@ -73,7 +75,11 @@ const DEFAULT_MAX_ASSEMBLY_BYTES = 24 * 1024 * 1024;
 export interface PieceWriterOptions {
   /** Memory for assembling pieces whose blocks come out of order. Default 24 MiB. */
   maxAssemblyBytes?: number;
+  /** Received bytes waiting for the disk beyond which sources should pause (see `backlogged`). Default 16 MiB. */
+  maxBacklogBytes?: number;
 }
+
+const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
 
 const blockDigest = (data: Uint8Array) => createHash('sha1').update(data).digest();
 
@@ -115,6 +121,7 @@ export class PieceWriter {
   private failedWith: Error | undefined;
 
   private readonly maxAssemblyBytes: number;
+  private readonly maxBacklogBytes: number;
 
   constructor(
     private readonly picker: PiecePicker<BlockSource>,
@@ -123,6 +130,15 @@ export class PieceWriter {
     options: PieceWriterOptions = {},
   ) {
     this.maxAssemblyBytes = options.maxAssemblyBytes ?? DEFAULT_MAX_ASSEMBLY_BYTES;
+    this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
+  }
+
+  /**
+   * The disk is behind: sources should stop asking for more until `backlogCleared`. Memory stays bounded
+   * when the network is faster than the disk.
+   */
+  get backlogged(): boolean {
+    return this.backlog > this.maxBacklogBytes;
   }
 
   /** Bytes received and waiting to be written (pieces being assembled are bounded apart, by maxAssemblyBytes). */
@@ -233,9 +249,11 @@ export class PieceWriter {
   /** Writes `data` (whose reference this takes over) at `begin` of the piece, after the piece's earlier writes. */
   private startWrite(piece: number, entry: PieceInFlight, begin: number, data: Uint8Array, onSettled?: () => void): void {
     const write = this.storage.writeBlock(piece, begin, data).finally(() => {
+      const wasBacklogged = this.backlogged;
       this.backlog -= data.length;
       sharedBuffers.release(data);
       onSettled?.();
+      if (wasBacklogged && !this.backlogged) this.events.backlogCleared();
     });
     entry.writes = entry.writes.then(() => write);
     write.catch((err: Error) => this.fail(err));

@@ -33,8 +33,6 @@ export interface SwarmOptions {
   maxServedRequest: number;
   /** Requests a peer may have queued with us; more are dropped. */
   maxQueuedRequests: number;
-  /** Stop requesting while this many received bytes wait to be written. */
-  maxWriteBacklog: number;
   /** Strikes (pieces that failed with its data) before a peer is banned. */
   maxStrikes: number;
   uploadSlots: number;
@@ -312,7 +310,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   fill(peer: PeerSession): void {
     const { conn } = peer;
     if (this.stopped || conn.closed || conn.peerChoking || !conn.amInterested || this.complete) return;
-    if (this.deps.writer.backlogBytes > this.options.maxWriteBacklog) return;
+    if (this.deps.writer.backlogged) return;
+    peer.adaptQueueDepth();
     const want = peer.queueDepth - peer.requested.size;
     // Top up in batches (an eighth of the pipeline): picking and sending a few blocks at a time costs more
     // than it saves.
@@ -337,7 +336,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     else send();
   }
 
-  private refillAll(): void {
+  /** Tops up every peer's requests (after anything that may have made room for more). */
+  refillAll(): void {
     for (const p of this.peers) this.fill(p);
   }
 

@@ -29,8 +29,6 @@ import { RateMeter } from './rate-meter.js';
 const FETCHES_PER_MIRROR = 3;
 /** With nothing to claim, look again after this long (peers may drop pieces, hashes may fail). */
 const IDLE_RETRY_MS = 250;
-/** Stop fetching while this many received bytes wait to be written (the swarm has its own limit). */
-const MAX_WRITE_BACKLOG = 16 * 1024 * 1024;
 /**
  * Runs shrink as the download nears its end, so the last pieces are spread over every mirror and slot
  * instead of queueing behind one long request: a run is at most missing / (slots × this).
@@ -164,7 +162,7 @@ export class WebSeedDriver extends EventEmitter<WebSeedDriverEvents> {
         await sleep(backoff, AbortSignal.any([signal, m.retirement.signal]));
         continue;
       }
-      if (this.writer.backlogBytes > MAX_WRITE_BACKLOG) {
+      if (this.writer.backlogged) {
         await sleep(IDLE_RETRY_MS, signal);
         continue;
       }

@@ -32,6 +32,7 @@ class EventLog implements PieceWriterEvents {
   readonly verifiedPieces: number[] = [];
   readonly failures: { piece: number; contributors: BlockSource[] }[] = [];
   readonly liarReports: BlockSource[][] = [];
+  backlogClears = 0;
   private fatalError: Error | undefined;
   private readonly waiters = new Set<() => void>();
 
@@ -39,6 +40,7 @@ class EventLog implements PieceWriterEvents {
   readonly failed = (piece: number, contributors: BlockSource[]) => this.record(() => this.failures.push({ piece, contributors }));
   readonly liars = (sources: BlockSource[]) => this.record(() => this.liarReports.push(sources));
   readonly fatal = (error: Error) => this.record(() => (this.fatalError = error));
+  readonly backlogCleared = () => this.record(() => this.backlogClears++);
 
   until(what: string, done: () => boolean, ms = 5000): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -209,6 +211,21 @@ function mixedOrders(blocks: BlockRequest[], seed: number): BlockRequest[] {
   for (let i = 0; out.length < blocks.length; i++) for (const order of orders) if (i < order.length) out.push(order[i]);
   return out;
 }
+
+test('a backlog over its limit says so, and says when it has cleared', async (t) => {
+  const h = await setUp(t, SINGLE, 7, { maxBacklogBytes: BLOCK });
+  const a = source('A');
+  const blocks = requestAll(h, a);
+  assert.equal(h.writer.backlogged, false);
+  deliver(h, a, blocks.filter((b) => b.piece === 0));
+  assert.equal(h.writer.backlogged, true, 'a whole piece waits for the disk');
+  await h.log.until('the backlog cleared', () => h.log.backlogClears > 0);
+  assert.equal(h.writer.backlogged, false);
+  deliver(h, a, blocks.filter((b) => b.piece !== 0));
+  await allVerified(h);
+  assert.equal(h.writer.backlogged, false);
+  await assertFilesMatch(h);
+});
 
 test('blocks out of order: pieces are assembled and written whole, verified and byte-exact', async (t) => {
   const h = await setUp(t, SINGLE, 3);
