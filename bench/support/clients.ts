@@ -3,6 +3,7 @@
  * (webtorrent-download.js), aria2 and curl. Everything talks to 127.0.0.1 only.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,11 @@ export interface Invocation {
 
 /** This file runs from dist/bench/support/; the CLI is built to dist/src/cli/main.js. */
 const OUR_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/**
+ * The Node flags on the CLI's `#!/usr/bin/env -S node …` line: the installed `torrent` command runs with
+ * them, so the benchmark does too.
+ */
+const OUR_NODE_FLAGS = readFileSync(OUR_CLI, 'utf8').split('\n', 1)[0].split(/\s+/).filter((word) => word.startsWith('--'));
 const WEBTORRENT_DRIVER = fileURLToPath(new URL('./webtorrent-download.js', import.meta.url));
 /** Where, inside a run's download dir, our CLI keeps its resume data. */
 const OUR_STATE_DIR = '.torrent-ts-state';
@@ -51,7 +57,7 @@ export function ourDownload(torrent: string, dir: string, peer?: string): Invoca
   const args = [OUR_CLI, 'download', torrent, '-o', dir, '--state-dir', join(dir, OUR_STATE_DIR), '--quiet'];
   if (peer !== undefined) args.push('--peer', peer);
   args.push(...ourLoopbackOnly('download'));
-  return { command: process.execPath, args };
+  return { command: process.execPath, args: [...OUR_NODE_FLAGS, ...args] };
 }
 
 export function libtorrentDownload(torrent: string, dir: string, source: { peer: string } | 'web seeds'): Invocation {
@@ -129,7 +135,7 @@ export async function startOurSeeder(torrent: string, dir: string, stateDir: str
   const port = await freePort();
   const args = [OUR_CLI, 'seed', torrent, '-d', dir, '--port', String(port), '--state-dir', stateDir, '--quiet'];
   args.push(...ourLoopbackOnly('seed'));
-  const service = startService('torrent.ts seeder', process.execPath, args);
+  const service = startService('torrent.ts seeder', process.execPath, [...OUR_NODE_FLAGS, ...args]);
   try {
     await waitUntilListening(port, SEEDER_START_MS, service);
     await waitUntilIdle(service.pid, SEEDER_START_MS);
