@@ -60,12 +60,13 @@ export interface SwarmEvents {
 const UNSOLICITED_LIMIT = 256;
 /** Pieces kept in memory for serving (see PieceReadCache). */
 const READ_CACHE_BYTES = 16 * 1024 * 1024;
-const READS_IN_FLIGHT_PER_PEER = 16;
+/** Block reads under way per peer: behind a piece read from disk, enough blocks queue to keep the socket busy. */
+const READS_IN_FLIGHT_PER_PEER = 64;
 /**
  * Blocks queued in a peer's socket before serving waits for 'drain'. Well above the socket's 16 KiB
  * high-water mark, so blocks leave in batches (one writev) rather than one per event-loop turn.
  */
-const SEND_QUEUE_BYTES = 256 * 1024;
+const SEND_QUEUE_BYTES = 512 * 1024;
 
 export class Swarm extends EventEmitter<SwarmEvents> {
   readonly peers = new Set<PeerSession>();
