@@ -177,7 +177,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       failed: (piece, contributors) => this.onFailed(piece, contributors),
       liars: (sources) => this.swarm?.banLiars(sources),
       fatal: (err) => this.fail(err),
-      backlogCleared: () => this.swarm?.refillAll(),
+      backlogCleared: () => {
+        this.swarm?.refillAll();
+        this.webSeeds?.backlogCleared();
+      },
     });
     this.writer = writer;
     const swarm = new Swarm(

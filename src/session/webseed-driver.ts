@@ -94,6 +94,8 @@ export class WebSeedDriver extends EventEmitter<WebSeedDriverEvents> {
   private readonly retired = new Set<Mirror>();
   /** Fingerprint of the mirrors' health when coverage was last reported, so each change is reported once. */
   private reportedCoverage = '';
+  /** Fetch slots paused until the piece writer catches up with the disk. */
+  private backlogWaiters: (() => void)[] = [];
 
   constructor(
     meta: Metainfo,
@@ -139,6 +141,13 @@ export class WebSeedDriver extends EventEmitter<WebSeedDriverEvents> {
     }
   }
 
+  /** The piece writer's backlog cleared: paused fetch slots go on. */
+  backlogCleared(): void {
+    const waiters = this.backlogWaiters;
+    this.backlogWaiters = [];
+    for (const resume of waiters) resume();
+  }
+
   /** A piece with data from this source failed its hash check. */
   reportHashFailure(source: BlockSource, piece: number): void {
     if (!(source instanceof Mirror)) return;
@@ -149,6 +158,7 @@ export class WebSeedDriver extends EventEmitter<WebSeedDriverEvents> {
   stop(): void {
     if (this.abort.signal.aborted) return;
     this.abort.abort();
+    this.backlogCleared();
     for (const m of this.mirrors) void m.source.close().catch(() => undefined);
   }
 
@@ -163,7 +173,8 @@ export class WebSeedDriver extends EventEmitter<WebSeedDriverEvents> {
         continue;
       }
       if (this.writer.backlogged) {
-        await sleep(IDLE_RETRY_MS, signal);
+        // Resumed by backlogCleared, or by stop().
+        await new Promise<void>((resolve) => this.backlogWaiters.push(resolve));
         continue;
       }
       const claims = this.claim(m);
