@@ -18,6 +18,19 @@ export async function measureDownloads(
   invocationFor: (client: string, dir: string) => Invocation,
 ): Promise<Results> {
   const results = new Results(config.clients, payload.bytes, 'downloader process');
+  // One unmeasured run of each client first: the server, the page cache and the kernel's free memory are
+  // then in the same state for every measured run (on a VM, memory touched for the first time costs far
+  // more than memory a deleted copy just gave back, which made first runs slow whoever went first).
+  for (const client of config.clients) {
+    const dir = freshDir(workDir, `warm-up-${client}`);
+    try {
+      const { command, args } = invocationFor(client, dir);
+      const warmUp = await runMeasured(command, args, config.timeoutS);
+      console.log(`  warm-up ${client}: ${warmUp.failure ?? `${warmUp.wallS.toFixed(2)} s`}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
   for (let run = 1; run <= config.runs; run++) {
     for (const client of runOrder(config.clients, run - 1)) {
       const dir = freshDir(workDir, `download-${client}`);
