@@ -6,11 +6,11 @@
  * read, and collecting them early keeps peak memory far lower (and GC no slower) than Node's default.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createCommand, type CreateCommandOptions } from './create.js';
-import { runDemo } from './demo.js';
+// Each command's module is loaded when the command runs: `create` and `info` then start without loading
+// the whole client (HTTP, logging, sessions).
+import type { CreateCommandOptions } from './create.js';
 import { describeError, exitCodeFor, ExitCode } from './failure.js';
-import { infoCommand } from './info.js';
-import { runTransfer, type TransferOptions } from './transfer.js';
+import type { TransferOptions } from './transfer.js';
 import { parseDuration, parseSize } from './units.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -68,6 +68,7 @@ transferOptions(
     .option('--seed-time <duration>', 'with --seed: stop after seeding this long, e.g. 30m', asArgument(parseDuration))
     .addOption(new Option('--timeout <seconds>', 'give up when no peer is found for this long; 0 waits forever').default(120).argParser(asArgument(parseDuration))),
 ).action(async (file: string, opts: TransferOptions & { output: string }) => {
+  const { runTransfer } = await import('./transfer.js');
   process.exitCode = await runTransfer(file, opts.output, 'download', { ...opts, ...program.opts() });
 });
 
@@ -80,6 +81,7 @@ transferOptions(
     .option('--seed-ratio <r>', 'stop after uploading r times the torrent size', ratio)
     .option('--seed-time <duration>', 'stop after seeding this long, e.g. 2h', asArgument(parseDuration)),
 ).action(async (file: string, opts: TransferOptions & { dir: string }) => {
+  const { runTransfer } = await import('./transfer.js');
   process.exitCode = await runTransfer(file, opts.dir, 'seed', { ...opts, timeout: 0, webSeeds: false, ...program.opts() });
 });
 
@@ -99,19 +101,28 @@ program
   .option('--include-hidden', 'include hidden files and OS junk files')
   .option('--quiet', 'print nothing but errors')
   .option('--json', 'print one JSON object')
-  .action((input: string, opts: CreateCommandOptions) => createCommand(input, opts, process.stdout));
+  .action(async (input: string, opts: CreateCommandOptions) => {
+    const { createCommand } = await import('./create.js');
+    await createCommand(input, opts, process.stdout);
+  });
 
 program
   .command('info')
   .description('show what a .torrent file holds')
   .argument('<file.torrent>')
   .option('--json', 'print one JSON object')
-  .action((file: string, opts: { json?: boolean }) => infoCommand(file, opts, process.stdout));
+  .action(async (file: string, opts: { json?: boolean }) => {
+    const { infoCommand } = await import('./info.js');
+    await infoCommand(file, opts, process.stdout);
+  });
 
 program
   .command('demo')
   .description(`download a generated sample from a seeder through a tracker, all on 127.0.0.1, and verify every byte`)
-  .action(async () => { process.exitCode = await runDemo(process.stdout); });
+  .action(async () => {
+    const { runDemo } = await import('./demo.js');
+    process.exitCode = await runDemo(process.stdout);
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -14,7 +14,7 @@ export interface HashWorkerData {
   sources: HashSource[];
   pieceLength: number;
   totalLength: number;
-  /** Bytes per positioned read; reads may span pieces. Each worker holds two such buffers. */
+  /** Bytes per positioned read; reads may span pieces. Each worker holds one such buffer. */
   chunkSize: number;
 }
 

@@ -1,18 +1,19 @@
 /**
  * Hash worker: hashes runs of consecutive pieces, reading the files itself with positioned reads so the
- * main thread never touches the data. Reads are double-buffered: the next chunk is read (on libuv's thread
- * pool) while this thread hashes the current one, so disk waits and copying overlap with SHA-1. Memory is
- * two chunk buffers, whatever the piece or file sizes.
+ * main thread never touches the data. Reads are synchronous: this thread has nothing else to do, and a
+ * read done here costs less than one handed to libuv's thread pool, whose threads would compete with the
+ * hashing threads for the same cores. One worker waiting for the disk leaves its core to the others. Memory
+ * is one chunk buffer, whatever the piece or file sizes.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HashJob, HashWorkerData, HashWorkerReply } from './hash-job.js';
 
 const HASH_LENGTH = 20;
 
 const { sources, pieceLength, totalLength, chunkSize } = workerData as HashWorkerData;
-const buffers = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)];
+const buffer = Buffer.allocUnsafe(chunkSize);
 const zeros = Buffer.alloc(chunkSize);
 
 /** Index of the source holding byte `offset` (sources are contiguous and non-empty). */
@@ -80,67 +81,47 @@ function* segments(start: number, end: number): Generator<Segment> {
   }
 }
 
-/** Open files of the current job. At most one read is in flight, so no two reads race to open a file. */
+/** Open files of the current job. Jobs move forward through the sources, so one file is open at a time. */
 class FileHandles {
-  private readonly open = new Map<number, FileHandle>();
+  private current: { source: number; fd: number } | undefined;
 
-  async get(source: number): Promise<FileHandle> {
-    let handle = this.open.get(source);
-    if (handle === undefined) {
-      // Jobs move forward through the sources: earlier files are done with.
-      for (const [k, old] of this.open) {
-        this.open.delete(k);
-        await old.close();
-      }
-      handle = await open(sources[source].path as string, 'r');
-      this.open.set(source, handle);
+  get(source: number): number {
+    if (this.current?.source !== source) {
+      this.closeAll();
+      this.current = { source, fd: openSync(sources[source].path as string, 'r') };
     }
-    return handle;
+    return this.current.fd;
   }
 
-  async closeAll(): Promise<void> {
-    const handles = [...this.open.values()];
-    this.open.clear();
-    await Promise.all(handles.map((h) => h.close()));
+  closeAll(): void {
+    if (this.current === undefined) return;
+    closeSync(this.current.fd);
+    this.current = undefined;
   }
 }
 
-async function read(files: FileHandles, segment: Segment, buffer: Buffer): Promise<Buffer> {
+function read(files: FileHandles, segment: Segment): Buffer {
   const source = sources[segment.source];
   if (source.path === null) return zeros.subarray(0, segment.length);
-  const handle = await files.get(segment.source);
+  const fd = files.get(segment.source);
   let got = 0;
   while (got < segment.length) {
-    const { bytesRead } = await handle.read(buffer, got, segment.length - got, segment.sourceOffset + got);
+    const bytesRead = readSync(fd, buffer, got, segment.length - got, segment.sourceOffset + got);
     if (bytesRead === 0) throw new Error(`${source.path} shrank while it was being hashed`);
     got += bytesRead;
   }
   return buffer.subarray(0, segment.length);
 }
 
-async function hashJob({ first, count }: HashJob): Promise<Uint8Array> {
+function hashJob({ first, count }: HashJob): Uint8Array {
   const start = first * pieceLength;
   const end = Math.min(start + count * pieceLength, totalLength);
   const digests = new PieceDigests(first, count, start);
   const files = new FileHandles();
-  const plan = segments(start, end);
-  let turn = 0;
-  const readNext = (): Promise<Buffer> | undefined => {
-    const next = plan.next();
-    return next.done ? undefined : read(files, next.value, buffers[turn++ % 2]);
-  };
-  let pending = readNext();
   try {
-    while (pending !== undefined) {
-      const data = await pending;
-      // Start filling the other buffer before hashing this one.
-      pending = readNext();
-      digests.update(data);
-    }
+    for (const segment of segments(start, end)) digests.update(read(files, segment));
   } finally {
-    // Never leave a read running into a buffer, or a file open, after the job ends.
-    await pending?.catch(() => undefined);
-    await files.closeAll();
+    files.closeAll();
   }
   return digests.hashes;
 }
@@ -148,14 +129,13 @@ async function hashJob({ first, count }: HashJob): Promise<Uint8Array> {
 const port = parentPort;
 if (port === null) throw new Error('hash-worker.js must run as a worker thread');
 port.on('message', (job: HashJob) => {
-  hashJob(job).then(
-    (hashes) => {
-      const reply: HashWorkerReply = { type: 'hashed', first: job.first, count: job.count, hashes };
-      port.postMessage(reply, [hashes.buffer as ArrayBuffer]);
-    },
-    (err: unknown) => {
-      const reply: HashWorkerReply = { type: 'failed', message: err instanceof Error ? err.message : String(err) };
-      port.postMessage(reply);
-    },
-  );
+  let reply: HashWorkerReply;
+  try {
+    const hashes = hashJob(job);
+    reply = { type: 'hashed', first: job.first, count: job.count, hashes };
+  } catch (err) {
+    port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies HashWorkerReply);
+    return;
+  }
+  port.postMessage(reply, [reply.hashes.buffer as ArrayBuffer]);
 });
