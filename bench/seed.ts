@@ -72,21 +72,32 @@ async function main(): Promise<void> {
     const startSeeder = (client: string, stateDir: string): Promise<Seeder> =>
       client === 'ours' ? startOurSeeder(torrent, seedDir, stateDir) : startLibtorrentSeeder(torrent, seedDir);
     const results = new Results(config.clients, payload.bytes, 'seeder process, from ready to download done');
+    /** One download from a fresh seeder of `client`: its measurement, or why it failed. */
+    const seedOnce = async (client: string): Promise<Sample | Error> => {
+      const dir = freshDir(work, `download-from-${client}`);
+      const stateDir = freshDir(work, `seeder-state-${client}`);
+      let seeder: Seeder | undefined;
+      try {
+        seeder = await startSeeder(client, stateDir);
+        return await measureSeeder(seeder, torrent, payload, dir, config.timeoutS);
+      } catch (error) {
+        return error as Error;
+      } finally {
+        await seeder?.service.stop();
+        await removeTempDir(dir);
+        await removeTempDir(stateDir);
+      }
+    };
+    // One unmeasured run of each seeder first, as in bench/support/download-runs.ts.
+    for (const client of config.clients) {
+      const warmUp = await seedOnce(client);
+      console.log(`  warm-up ${client}: ${warmUp instanceof Error ? warmUp.message : `${warmUp.wallS.toFixed(2)} s`}`);
+    }
     for (let run = 1; run <= config.runs; run++) {
       for (const client of runOrder(config.clients, run - 1)) {
-        const dir = freshDir(work, `download-from-${client}`);
-        const stateDir = freshDir(work, `seeder-state-${client}`);
-        let seeder: Seeder | undefined;
-        try {
-          seeder = await startSeeder(client, stateDir);
-          results.add(client, run, await measureSeeder(seeder, torrent, payload, dir, config.timeoutS));
-        } catch (error) {
-          results.fail(client, run, (error as Error).message);
-        } finally {
-          await seeder?.service.stop();
-          await removeTempDir(dir);
-          await removeTempDir(stateDir);
-        }
+        const sample = await seedOnce(client);
+        if (sample instanceof Error) results.fail(client, run, sample.message);
+        else results.add(client, run, sample);
       }
     }
     const ratios: Array<[string, string]> = config.clients.length === 2 ? [['ours', 'libtorrent']] : [];
