@@ -65,21 +65,21 @@ interface PieceInFlight {
 /** Contiguous received data is written once it reaches this size (or the piece is complete). */
 const WRITE_RUN_BYTES = 1024 * 1024;
 /** Runs waiting in memory over all pieces; past this every run is written (pieces a peer abandoned). */
-const MAX_PENDING_RUN_BYTES = 8 * 1024 * 1024;
+const MAX_PENDING_RUN_BYTES = 4 * 1024 * 1024;
 /**
  * Memory for pieces being assembled. Beyond it, out-of-order blocks are written where they belong at once,
  * and storage re-reads them to hash the piece: slower, but memory stays bounded whatever the piece size.
  */
-const DEFAULT_MAX_ASSEMBLY_BYTES = 24 * 1024 * 1024;
+const DEFAULT_MAX_ASSEMBLY_BYTES = 16 * 1024 * 1024;
 
 export interface PieceWriterOptions {
-  /** Memory for assembling pieces whose blocks come out of order. Default 24 MiB. */
+  /** Memory for assembling pieces whose blocks come out of order. Default 16 MiB. */
   maxAssemblyBytes?: number;
-  /** Received bytes waiting for the disk beyond which sources should pause (see `backlogged`). Default 16 MiB. */
+  /** Received bytes waiting for the disk beyond which sources should pause (see `backlogged`). Default 8 MiB. */
   maxBacklogBytes?: number;
 }
 
-const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 const blockDigest = (data: Uint8Array) => createHash('sha1').update(data).digest();
 
