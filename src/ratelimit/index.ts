@@ -62,6 +62,11 @@ export class TokenBucket {
     return this.burstBytes;
   }
 
+  /** This bucket or one of its parents has a limit. */
+  get limited(): boolean {
+    return this.chain().some((bucket) => bucket.rateBytes > 0);
+  }
+
   /** Changes the limit at runtime; queued waiters are rescheduled at the new rate. */
   setRate(rate: number, burst?: number): void {
     this.refill();

@@ -76,8 +76,19 @@ export class PeerSession implements BlockSource {
 
   /** Keep enough requests in flight for the peer's measured rate (a fixed depth cannot fill a fast link). */
   adaptQueueDepth(): void {
-    const wanted = Math.ceil((this.download.rate * QUEUE_SECONDS) / this.blockSize);
     const floor = this.snubbed ? 1 : this.download.total === 0 ? INITIAL_QUEUE_DEPTH : MIN_QUEUE_DEPTH;
-    this.queueDepth = Math.min(MAX_QUEUE_DEPTH, Math.max(floor, wanted));
+    this.queueDepth = Math.max(floor, this.depthForRate());
+  }
+
+  /**
+   * Between adaptations, only deepen the pipeline: a fast peer reaches its depth within a fraction of a
+   * second, while the rate's ups and downs inside a second do not make requests go out in bursts.
+   */
+  deepenQueue(): void {
+    if (!this.snubbed) this.queueDepth = Math.max(this.queueDepth, this.depthForRate());
+  }
+
+  private depthForRate(): number {
+    return Math.min(MAX_QUEUE_DEPTH, Math.ceil((this.download.rate * QUEUE_SECONDS) / this.blockSize));
   }
 }

@@ -312,7 +312,9 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     const { conn } = peer;
     if (this.stopped || conn.closed || conn.peerChoking || !conn.amInterested || this.complete) return;
     if (this.deps.writer.backlogged) return;
-    peer.adaptQueueDepth();
+    // Under a limit the pipeline follows the limited rate, adapted each second; deepening it in between
+    // would let requests, and so the data, come in bursts.
+    if (!this.deps.downloadLimit.limited) peer.deepenQueue();
     const want = peer.queueDepth - peer.requested.size;
     // Top up in batches (an eighth of the pipeline): picking and sending a few blocks at a time costs more
     // than it saves.

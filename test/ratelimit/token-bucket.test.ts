@@ -196,3 +196,15 @@ test('real time: consuming through a 1 MiB/s bucket achieves 1 MiB/s within 15 %
   const rate = (total - burst) / seconds; // the initial burst is free
   assert.ok(Math.abs(rate - MiB) <= 0.15 * MiB, `achieved ${(rate / MiB).toFixed(3)} MiB/s over ${seconds.toFixed(2)} s`);
 });
+
+test('limited: a bucket is limited when it or any parent has a rate', () => {
+  const global = new TokenBucket({ rate: 0 });
+  const torrent = new TokenBucket({ rate: 0, parent: global });
+  assert.equal(torrent.limited, false);
+  global.setRate(1024);
+  assert.equal(torrent.limited, true, 'a global limit applies to the torrent');
+  global.setRate(0);
+  torrent.setRate(2048);
+  assert.equal(torrent.limited, true);
+  assert.equal(global.limited, false, 'a child limit does not limit the parent');
+});
