@@ -68,7 +68,7 @@ export class SharedBufferPool {
     this.idleBytes += size;
   }
 
-  /** Whether `view` lies in a buffer of this pool that is in use (for tests and assertions). */
+  /** Whether `view` lies in a buffer of this pool that is in use. */
   isLive(view: Uint8Array): boolean {
     return view.buffer instanceof SharedArrayBuffer && this.live.has(view.buffer);
   }
