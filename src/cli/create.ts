@@ -16,6 +16,7 @@ export interface CreateCommandOptions {
   date?: boolean;
   pad?: boolean;
   includeHidden?: boolean;
+  threads?: number;
   quiet?: boolean;
   json?: boolean;
 }
@@ -44,6 +45,7 @@ export async function createCommand(input: string, opts: CreateCommandOptions, o
     noDate: opts.date === false,
     pad: opts.pad,
     includeHidden: opts.includeHidden,
+    threads: opts.threads,
     onProgress: (hashed, total) => {
       if (!bar) return;
       if (!started) {

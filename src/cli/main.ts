@@ -28,6 +28,11 @@ const ratio = asArgument((text: string) => {
   if (!(n > 0)) throw new RangeError(`not a ratio: "${text}" (use e.g. 1.5)`);
   return n;
 });
+const threadCount = asArgument((text: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`not a thread count: "${text}" (use 1 to 64)`);
+  return n;
+});
 
 const program = new Command('torrent')
   .description('Download, seed and create BitTorrent torrents')
@@ -99,6 +104,7 @@ program
   .option('--no-date', 'leave out the creation date (same input, same bytes)')
   .option('--pad', 'align files to pieces with padding files (BEP 47)')
   .option('--include-hidden', 'include hidden files and OS junk files')
+  .option('--threads <n>', 'threads hashing, this one included (default: one per core)', threadCount)
   .option('--quiet', 'print nothing but errors')
   .option('--json', 'print one JSON object')
   .action(async (input: string, opts: CreateCommandOptions) => {

@@ -38,6 +38,12 @@ export interface CreateOptions {
   pad?: boolean;
   /** Include hidden files (leading ".") and OS junk (Thumbs.db, desktop.ini, .DS_Store). */
   includeHidden?: boolean;
+  /**
+   * Threads hashing, the calling one included: it hashes one read chunk (1 MiB) at a time between turns of
+   * its event loop. Defaults to one per core, or just the calling thread below 32 MiB, where booting a
+   * worker would take longer than the hashing.
+   */
+  threads?: number;
   /** Called as pieces are hashed; `totalBytes` includes padding. */
   onProgress?: (hashedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
@@ -69,13 +75,17 @@ export function autoPieceLength(totalLength: number): number {
 
 /**
  * Creates a torrent of the file or folder at `inputPath` (see scanInput for which files a folder
- * contributes, their order, and how symbolic links are followed). Hashing runs on one worker thread per
- * core, each streaming its own ranges of the files, so memory stays bounded for inputs of any size.
+ * contributes, their order, and how symbolic links are followed). Hashing runs on every core (see
+ * hashPieces), each thread streaming its own ranges of the files, so memory stays bounded for inputs of any
+ * size.
  *
  * @throws CreateTorrentError for unusable input or options; the signal's reason when aborted.
  */
 export async function createTorrent(inputPath: string, opts: CreateOptions = {}): Promise<CreatedTorrent> {
   opts.signal?.throwIfAborted();
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
+    throw new CreateTorrentError(`threads must be a whole number of at least 1, not ${opts.threads}`);
+  }
   const tiers = trackerTiers(opts);
   const webSeeds = (opts.webSeeds ?? []).map((u) => checkedUrl(u, 'web seed'));
   const input = await scanInput(inputPath, opts.includeHidden ?? false, opts.signal);
@@ -91,6 +101,7 @@ export async function createTorrent(inputPath: string, opts: CreateOptions = {})
   checkLimits(layout.totalLength, pieceLength);
 
   const pieces = await hashPieces(layout.sources, pieceLength, layout.totalLength, {
+    threads: opts.threads,
     onProgress: opts.onProgress,
     signal: opts.signal,
   });

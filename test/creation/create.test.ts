@@ -190,6 +190,43 @@ describe('createTorrent: folders', () => {
   });
 });
 
+describe('createTorrent: hashing threads', () => {
+  // Workers and the calling thread share the jobs; whoever hashes a piece, the result is the same.
+  test('1, 2 and 5 threads give the same pieces over files, padding and a short last piece', async (t) => {
+    const dir = await tempDir(t);
+    const contents = await writeTree(dir, { a: 300_000, b: 1_000_001, c: 5, d: 700_000 });
+    const zeros = (n: number) => new Uint8Array(n);
+    const pad = (n: number) => zeros((16 * KiB - (n % (16 * KiB))) % (16 * KiB));
+    const data = Buffer.concat([
+      contents.get('a')!, pad(300_000), contents.get('b')!, pad(1_000_001), contents.get('c')!, pad(5), contents.get('d')!,
+    ]);
+    for (const threads of [1, 2, 5]) {
+      const { meta } = await createTorrent(dir, { pieceLength: 16 * KiB, pad: true, threads });
+      assert.equal(meta.totalLength, data.length);
+      assert.deepEqual(meta.pieceHashes, piecesOf(data, 16 * KiB), `${threads} threads`);
+    }
+  });
+
+  test('by default, an input above 32 MiB is hashed right', async (t) => {
+    const dir = await tempDir(t);
+    const contents = await writeTree(dir, { f: 40 * MiB + 17 });
+    const { meta } = await createTorrent(join(dir, 'f'), { pieceLength: 256 * KiB });
+    assert.deepEqual(meta.pieceHashes, piecesOf(contents.get('f')!, 256 * KiB));
+  });
+
+  test('a thread count that is not a whole number of at least 1', async (t) => {
+    const dir = await tempDir(t);
+    await writeTree(dir, { f: 10 });
+    for (const threads of [0, -1, 1.5, Number.NaN]) {
+      await assert.rejects(createTorrent(join(dir, 'f'), { threads }), (err: unknown) => {
+        assert.ok(err instanceof CreateTorrentError);
+        assert.match(err.message, /threads must be a whole number of at least 1/);
+        return true;
+      });
+    }
+  });
+});
+
 describe('createTorrent: failures', () => {
   async function rejectsWith(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
     await assert.rejects(promise, (err: unknown) => {
@@ -241,19 +278,22 @@ describe('createTorrent: failures', () => {
     await rejectsWith(createTorrent(join(dir, 'r')), /back\\slash.*contains "\\"/);
   });
 
-  test('a file that shrinks while being hashed', async (t) => {
-    const dir = await tempDir(t);
-    await writeTree(dir, { f: 2 * MiB });
-    let truncated = false;
-    const result = createTorrent(join(dir, 'f'), {
-      pieceLength: 16 * KiB,
-      onProgress: () => {
-        if (!truncated) truncateSync(join(dir, 'f'), 1000);
-        truncated = true;
-      },
+  for (const threads of [1, 3]) {
+    test(`a file that shrinks while being hashed (${threads} threads)`, async (t) => {
+      const dir = await tempDir(t);
+      await writeTree(dir, { f: 2 * MiB });
+      let truncated = false;
+      const result = createTorrent(join(dir, 'f'), {
+        pieceLength: 16 * KiB,
+        threads,
+        onProgress: () => {
+          if (!truncated) truncateSync(join(dir, 'f'), 1000);
+          truncated = true;
+        },
+      });
+      await rejectsWith(result, /cannot hash the input: .*\/f shrank while it was being hashed/);
     });
-    await rejectsWith(result, /cannot hash the input: .*\/f shrank while it was being hashed/);
-  });
+  }
 
   test('an abort before starting rejects with the abort reason', async (t) => {
     const dir = await tempDir(t);
@@ -263,20 +303,23 @@ describe('createTorrent: failures', () => {
     await assert.rejects(createTorrent(join(dir, 'f'), { signal: controller.signal }), /stop now/);
   });
 
-  test('an abort while hashing stops the workers and rejects', async (t) => {
-    const dir = await tempDir(t);
-    await writeTree(dir, { f: 2 * MiB });
-    const controller = new AbortController();
-    let calls = 0;
-    const result = createTorrent(join(dir, 'f'), {
-      pieceLength: 16 * KiB,
-      signal: controller.signal,
-      onProgress: () => {
-        calls++;
-        controller.abort(new Error('user cancelled'));
-      },
+  for (const threads of [1, 3]) {
+    test(`an abort while hashing stops every thread and rejects (${threads} threads)`, async (t) => {
+      const dir = await tempDir(t);
+      await writeTree(dir, { f: 2 * MiB });
+      const controller = new AbortController();
+      let calls = 0;
+      const result = createTorrent(join(dir, 'f'), {
+        pieceLength: 16 * KiB,
+        threads,
+        signal: controller.signal,
+        onProgress: () => {
+          calls++;
+          controller.abort(new Error('user cancelled'));
+        },
+      });
+      await assert.rejects(result, /user cancelled/);
+      assert.equal(calls, 1, 'no progress is reported after the abort');
     });
-    await assert.rejects(result, /user cancelled/);
-    assert.equal(calls, 1, 'no progress is reported after the abort');
-  });
+  }
 });

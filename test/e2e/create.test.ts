@@ -89,15 +89,15 @@ test('--tier puts every --announce in one tier', { timeout: 30_000 }, async (t) 
   assert.equal(shown.comment, undefined);
 });
 
-test('--no-date gives the same bytes twice; without it the date is there', { timeout: 30_000 }, async (t) => {
+test('--no-date gives the same bytes twice, whatever --threads; without it the date is there', { timeout: 30_000 }, async (t) => {
   const root = await tempDir(t, 'create-nodate');
   await makeFolder(root);
   const first = join(root, 'first.torrent');
   const second = join(root, 'second.torrent');
   const dated = join(root, 'dated.torrent');
   const common = ['--quiet', '--announce', 'http://127.0.0.1:6969/announce', '--piece-length', '16k'];
-  await cli(t, ['create', join(root, 'album'), '-o', first, '--no-date', ...common]);
-  await cli(t, ['create', join(root, 'album'), '-o', second, '--no-date', ...common]);
+  await cli(t, ['create', join(root, 'album'), '-o', first, '--no-date', '--threads', '1', ...common]);
+  await cli(t, ['create', join(root, 'album'), '-o', second, '--no-date', '--threads', '3', ...common]);
   await cli(t, ['create', join(root, 'album'), '-o', dated, ...common]);
   const [a, b, c] = await Promise.all([readFile(first), readFile(second), readFile(dated)]);
   assert.ok(a.equals(b), 'two --no-date runs give identical .torrent bytes');
@@ -120,12 +120,13 @@ test('a single file: its name is the file name and there is one file entry', { t
   assert.deepEqual(shown.trackers, []);
 });
 
-test('create refuses an empty folder and a bad piece length with exit code 2', { timeout: 30_000 }, async (t) => {
+test('create refuses an empty folder, a bad piece length and a bad thread count with exit code 2', { timeout: 30_000 }, async (t) => {
   const root = await tempDir(t, 'create-bad');
   await makeFolder(root);
   for (const [args, message] of [
     [['create', join(root, 'nothing-here'), '-o', join(root, 'x.torrent')], /nothing-here/],
     [['create', join(root, 'album'), '-o', join(root, 'x.torrent'), '--piece-length', '1000'], /piece length/],
+    [['create', join(root, 'album'), '-o', join(root, 'x.torrent'), '--threads', '0'], /not a thread count/],
   ] as const) {
     const run = runCli(t, [...args]);
     assert.equal(await run.exited, 2, `torrent ${args.join(' ')}: ${run.stderr()}`);
