@@ -6,10 +6,10 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { diskReadBuffer } from '../hashing/shared-buffers.js';
 import type { HashJob, HashSource, HashWorkerData } from './hash-job.js';
 
 const HASH_LENGTH = 20;
-const READ_BUFFER_OFFSET = 1024;
 
 /** One read: `length` bytes (at most a chunk) of source `source` from `sourceOffset`. */
 interface Segment {
@@ -87,10 +87,7 @@ export class JobHasher {
     this.pieceLength = pieceLength;
     this.totalLength = totalLength;
     this.chunkSize = chunkSize;
-    // Not at the start of its allocation: malloc puts a large block 16 bytes past a page boundary, and the
-    // kernel's copy from the (page-aligned) page cache to there runs 30% slower than to other offsets,
-    // the store-to-load aliasing of addresses 4 KiB apart.
-    this.buffer = Buffer.allocUnsafe(chunkSize + READ_BUFFER_OFFSET).subarray(READ_BUFFER_OFFSET);
+    this.buffer = diskReadBuffer(chunkSize);
     this.zeros = Buffer.alloc(chunkSize);
   }
 

@@ -1,2 +1,2 @@
 export { Sha1Pool, Sha1PoolError, Sha1Stream, sharedBuffers, type Sha1PoolOptions } from './sha1-pool.js';
-export { copyInto, SharedBufferPool } from './shared-buffers.js';
+export { copyInto, diskReadBuffer, SharedBufferPool } from './shared-buffers.js';

@@ -15,6 +15,12 @@
 const MIN_CLASS_BYTES = 64 * 1024;
 /** Larger requests are allocated and dropped, never pooled. */
 const MAX_CLASS_BYTES = 64 * 1024 * 1024;
+/**
+ * Where a buffer for disk reads starts within its memory. Large allocations begin 16 bytes past a page
+ * boundary, and the kernel's copy from the page cache (page-aligned) to there costs a third more CPU than
+ * to any other offset: loads and stores 4 KiB apart alias.
+ */
+const START_OFFSET = 1024;
 
 export class SharedBufferPool {
   /** Buffers in use and their reference counts. */
@@ -32,10 +38,10 @@ export class SharedBufferPool {
   take(length: number): Buffer {
     const size = sizeClass(length);
     let memory = this.idle.get(size)?.pop();
-    if (memory === undefined) memory = new SharedArrayBuffer(size);
+    if (memory === undefined) memory = new SharedArrayBuffer(START_OFFSET + size);
     else this.idleBytes -= size;
     this.live.set(memory, 1);
-    return Buffer.from(memory, 0, length);
+    return Buffer.from(memory, START_OFFSET, length);
   }
 
   /** Adds a reference to the buffer under `view`; nothing for memory this pool did not hand out. */
@@ -57,7 +63,7 @@ export class SharedBufferPool {
       return;
     }
     this.live.delete(memory);
-    const size = memory.byteLength;
+    const size = memory.byteLength - START_OFFSET;
     if (size > MAX_CLASS_BYTES || this.idleBytes + size > this.maxIdleBytes) return;
     let list = this.idle.get(size);
     if (list === undefined) {
@@ -89,4 +95,9 @@ function sizeClass(length: number): number {
   let size = MIN_CLASS_BYTES;
   while (size < length) size *= 2;
   return size;
+}
+
+/** An ordinary (unshared) buffer that disk reads fill at full speed (see START_OFFSET). */
+export function diskReadBuffer(length: number): Buffer {
+  return Buffer.allocUnsafe(START_OFFSET + length).subarray(START_OFFSET);
 }

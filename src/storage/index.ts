@@ -10,7 +10,7 @@ import { stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Bitfield } from '../bitfield/index.js';
-import { Sha1Pool, sharedBuffers, type Sha1Stream } from '../hashing/index.js';
+import { diskReadBuffer, Sha1Pool, sharedBuffers, type Sha1Stream } from '../hashing/index.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { StorageError, isMissingData, toStorageError } from './errors.js';
 import { FileHandlePool } from './handles.js';
@@ -202,7 +202,7 @@ export class TorrentStorage {
       const sizes = await this.statFiles();
       const have = new Bitfield(this.layout.pieceCount);
       const chunk = Math.max(1, Math.min(CHECK_READ_CHUNK, this.layout.totalLength));
-      const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
+      const buffers: [Buffer, Buffer] = [diskReadBuffer(chunk), diskReadBuffer(chunk)];
       let checked = 0;
       const pieceDone = () => onProgress?.(++checked, pieces.length);
       for (let i = 0; i < pieces.length; ) {
