@@ -139,14 +139,14 @@ class PieceHasher {
   }
 
   private onReply(worker: Worker, reply: HashWorkerReply): void {
-    if (reply.type === 'failed') {
-      this.busy.delete(worker);
-      this.stop(new CreateTorrentError(`cannot hash the input: ${reply.message}`));
-      return;
-    }
+    // A worker that failed one job may still be reading its other one: it stays busy until that replies.
     const held = (this.busy.get(worker) ?? 1) - 1;
     if (held === 0) this.busy.delete(worker);
     else this.busy.set(worker, held);
+    if (reply.type === 'failed') {
+      this.stop(new CreateTorrentError(`cannot hash the input: ${reply.message}`));
+      return;
+    }
     this.record(reply, reply.hashes);
     this.dispatch(worker);
   }
