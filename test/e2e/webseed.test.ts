@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 import { bytesToText, decode, getList, isDict } from '../../src/bencode/index.js';
 import { needNginx, startNginx } from '../support/nginx.js';
 import {
@@ -28,14 +28,19 @@ const kinds: [string, (root: string) => Promise<Payload>][] = [
   ['multi-file', (root) => multiFilePayload(root)],
 ];
 
+/** A payload served by a throwaway nginx, its trackerless torrent naming that web seed, and an empty `out`. */
+async function servedByNginx(t: TestContext, makePayload: (root: string) => Promise<Payload>) {
+  const ws = await workspace(t);
+  const payload = await makePayload(await ws.folder('www'));
+  const nginx = await startNginx(payload.root);
+  ws.defer(() => nginx.stop());
+  const torrentFile = await makeTorrent(payload, [nginx.url], ws.dir);
+  return { ws, payload, torrentFile, out: await ws.folder('out') };
+}
+
 for (const [kind, makePayload] of kinds) {
   test(`library: a ${kind} torrent downloads from an nginx web seed alone`, { skip: needNginx() }, async (t) => {
-    const ws = await workspace(t);
-    const payload = await makePayload(await ws.folder('www'));
-    const nginx = await startNginx(payload.root);
-    ws.defer(() => nginx.stop());
-    const torrentFile = await makeTorrent(payload, [nginx.url], ws.dir);
-    const out = await ws.folder('out');
+    const { ws, payload, torrentFile, out } = await servedByNginx(t, makePayload);
 
     const { torrent, warnings, client, stateDir } = await startLibraryDownload(ws, torrentFile.bytes, out);
     await within(torrent.done, 60_000, 'the download');
@@ -52,12 +57,7 @@ for (const [kind, makePayload] of kinds) {
   });
 
   test(`CLI: a ${kind} torrent downloads from an nginx web seed alone, reporting web seed bytes`, { skip: needNginx() }, async (t) => {
-    const ws = await workspace(t);
-    const payload = await makePayload(await ws.folder('www'));
-    const nginx = await startNginx(payload.root);
-    ws.defer(() => nginx.stop());
-    const torrentFile = await makeTorrent(payload, [nginx.url], ws.dir);
-    const out = await ws.folder('out');
+    const { ws, payload, torrentFile, out } = await servedByNginx(t, makePayload);
     const state = await ws.folder('state');
 
     const run = await runCli(cliDownload(torrentFile.path, out, state));
