@@ -6,7 +6,9 @@
  * the handshakes are exchanged, with the connection paused: attach listeners, then call start().
  *
  * Events (typed in PeerConnectionEvents):
- *   'message' (message)  every decoded message, after the flags above are updated from it
+ *   'message' (message)  every decoded message, after the flags above are updated from it. A piece message's
+ *                        block is valid only during the event (it may lie in a reused read buffer): copy it
+ *                        to keep it.
  *   'drain'   ()         the socket's write buffer emptied (see bufferedAmount)
  *   'close'   (error?)   exactly once; error is undefined only for destroy() without a reason
  * Nothing is thrown out of socket callbacks: every failure becomes 'close' with a PeerConnectionError.
@@ -27,7 +29,7 @@ import {
   type WireMessageType,
 } from '../wire/index.js';
 import { PeerConnectionError } from './errors.js';
-import { openSocket, readHandshake, type ReceivedHandshake } from './handshake-exchange.js';
+import { PeerSocket, readHandshake, type ReceivedHandshake } from './handshake-exchange.js';
 
 /** BEP 3: keep-alives are "generally sent once every two minutes"; we send one after 60 s without writing. */
 export const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 60_000;
@@ -87,9 +89,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    */
   static async connect(options: ConnectOptions): Promise<PeerConnection> {
     const { host, port, infoHash, peerId } = options;
-    const socket = await openSocket(host, port, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
-    socket.write(encodeHandshake({ infoHash, peerId, reserved: options.reserved }));
-    const received = await readHandshake(socket, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, (theirs) => {
+    const peer = await PeerSocket.connect(host, port, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    peer.socket.write(encodeHandshake({ infoHash, peerId, reserved: options.reserved }));
+    const received = await readHandshake(peer, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, (theirs) => {
       if (!sameBytes(theirs, infoHash)) {
         throw new PeerConnectionError(
           'info-hash-mismatch',
@@ -97,22 +99,22 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         );
       }
     });
-    return PeerConnection.fromHandshake(socket, infoHash, peerId, received, options);
+    return PeerConnection.fromHandshake(peer, infoHash, peerId, received, options);
   }
 
   /** @internal Used by connect() and acceptHandshake(). */
   static fromHandshake(
-    socket: net.Socket,
+    peer: PeerSocket,
     infoHash: Uint8Array,
     localPeerId: Uint8Array,
     received: ReceivedHandshake,
     options: PeerConnectionOptions,
   ): PeerConnection {
     if (sameBytes(received.remote.peerId, localPeerId)) {
-      socket.destroy();
+      peer.socket.destroy();
       throw new PeerConnectionError('self-connection', 'connected to ourselves (the remote peer id is our own)');
     }
-    return new PeerConnection(socket, infoHash, localPeerId, received.remote, received.rest, options);
+    return new PeerConnection(peer, infoHash, localPeerId, received.remote, received.rest, options);
   }
 
   readonly infoHash: Uint8Array;
@@ -152,7 +154,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   #idleTimer: NodeJS.Timeout | undefined;
 
   private constructor(
-    socket: net.Socket,
+    peer: PeerSocket,
     infoHash: Uint8Array,
     localPeerId: Uint8Array,
     remote: Handshake,
@@ -160,6 +162,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     options: PeerConnectionOptions,
   ) {
     super();
+    const { socket } = peer;
     this.#socket = socket;
     this.infoHash = infoHash;
     this.localPeerId = localPeerId;
@@ -174,7 +177,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     if (options.pieceCount !== undefined) this.setPieceCount(options.pieceCount);
     this.#decoder.push(rest);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    peer.receiver = (bytes) => this.#onData(bytes);
     socket.on('drain', () => this.#emitSafely('drain'));
     socket.on('error', (e) => this.destroy(new PeerConnectionError('socket-error', `connection failed: ${e.message}`, { cause: e })));
     socket.on('close', () => this.destroy(new PeerConnectionError('closed-by-peer', 'the peer closed the connection')));
@@ -327,11 +330,13 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.#keepAliveTimer?.refresh();
   }
 
-  #onData(chunk: Uint8Array): void {
+  /** `bytes` may lie in a reused read buffer: whatever the decoder still holds of them is copied before returning. */
+  #onData(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#idleTimer?.refresh();
-    this.#decoder.push(chunk);
+    this.#decoder.push(bytes);
     if (this.#delivering) this.#deliverMessages();
+    this.#decoder.copyLastChunk();
   }
 
   #deliverMessages(): void {
@@ -418,7 +423,8 @@ export async function acceptHandshake<T extends HandshakeAnswer>(
 ): Promise<{ connection: PeerConnection; torrent: T }> {
   let torrent: T | undefined;
   let infoHash: Uint8Array | undefined;
-  const received = await readHandshake(socket, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, (theirs) => {
+  const peer = PeerSocket.accepted(socket);
+  const received = await readHandshake(peer, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, (theirs) => {
     torrent = lookup(theirs);
     if (!torrent) {
       throw new PeerConnectionError('unknown-info-hash', `the peer asked for torrent ${Buffer.from(theirs).toString('hex')}, which we do not serve`);
@@ -427,6 +433,6 @@ export async function acceptHandshake<T extends HandshakeAnswer>(
     socket.write(encodeHandshake({ infoHash: theirs, peerId: torrent.peerId, reserved: torrent.reserved }));
   });
   // readHandshake resolves only after the info-hash callback accepted, so both are set.
-  const connection = PeerConnection.fromHandshake(socket, infoHash!, torrent!.peerId, received, options);
+  const connection = PeerConnection.fromHandshake(peer, infoHash!, torrent!.peerId, received, options);
   return { connection, torrent: torrent! };
 }

@@ -54,12 +54,33 @@ interface PieceInFlight {
    */
   prefixEnd: number;
   /** Contiguous blocks not written yet: one large write costs far less than many 16 KiB ones. */
-  run: { begin: number; end: number; blocks: Uint8Array[] } | undefined;
+  run: Run | undefined;
   /**
    * The rest of the piece (from prefixEnd), gathered here when its blocks come out of order, as peers send
    * them, and written in one go when the piece is complete.
    */
   assembly: Buffer | undefined;
+}
+
+interface Run {
+  begin: number;
+  end: number;
+  /** Views of shared buffers, one reference each (see joinBlocks)... */
+  blocks: Uint8Array[];
+  /** ...or a buffer of the run's own that its blocks were copied into, filled up to end - begin. */
+  copyBuffer: Buffer | undefined;
+}
+
+/** Whether a block at `begin` extends the run: it follows it, is kept the same way, and has room. */
+function runTakes(run: Run, begin: number, length: number, shared: boolean): boolean {
+  if (run.end !== begin) return false;
+  if (shared) return run.copyBuffer === undefined;
+  return run.copyBuffer !== undefined && run.end - run.begin + length <= run.copyBuffer.length;
+}
+
+/** The run's data, each part holding one reference. */
+function runParts(run: Run): Uint8Array[] {
+  return run.copyBuffer ? [run.copyBuffer.subarray(0, run.end - run.begin)] : run.blocks;
 }
 
 /** Contiguous received data is written once it reaches this size (or the piece is complete). */
@@ -148,7 +169,8 @@ export class PieceWriter {
 
   /**
    * Takes a block from `source`. Returns false when the picker does not want it (already had, or no such
-   * block), in which case nothing is written.
+   * block), in which case nothing is written. `data` need only be valid during the call: a block in a
+   * `sharedBuffers` buffer is retained where it is, any other is copied.
    */
   acceptBlock(source: BlockSource, piece: number, begin: number, data: Uint8Array): boolean {
     if (this.failedWith) return false;
@@ -187,18 +209,28 @@ export class PieceWriter {
     return true;
   }
 
+  /**
+   * Blocks in shared buffers (a web seed's) are kept where they are until written. A peer's block lies in a
+   * reused read buffer, so it is copied at once, into a buffer that the run's next blocks join.
+   */
   private addToRun(piece: number, entry: PieceInFlight, begin: number, data: Uint8Array): void {
-    // Held until the block is written (a pooled buffer must not be reused before then).
-    sharedBuffers.retain(data);
     this.backlog += data.length;
     this.pendingRunBytes += data.length;
-    if (entry.run && entry.run.end === begin) {
-      entry.run.blocks.push(data);
-      entry.run.end += data.length;
-      return;
+    const shared = sharedBuffers.isLive(data);
+    let run = entry.run;
+    if (run === undefined || !runTakes(run, begin, data.length, shared)) {
+      this.flush(piece, entry);
+      const copyBuffer = shared ? undefined : sharedBuffers.take(Math.min(WRITE_RUN_BYTES, this.picker.pieceSize(piece) - begin));
+      run = entry.run = { begin, end: begin, blocks: [], copyBuffer };
     }
-    this.flush(piece, entry);
-    entry.run = { begin, end: begin + data.length, blocks: [data] };
+    if (run.copyBuffer) {
+      copyInto(run.copyBuffer, data, run.end - run.begin);
+    } else {
+      // Held until the block is written (a pooled buffer must not be reused before then).
+      sharedBuffers.retain(data);
+      run.blocks.push(data);
+    }
+    run.end += data.length;
   }
 
   /** From now on the piece's blocks are copied into one buffer, starting with the run not yet written. */
@@ -210,10 +242,10 @@ export class PieceWriter {
     if (run) {
       entry.run = undefined;
       let at = run.begin - entry.prefixEnd;
-      for (const block of run.blocks) {
-        copyInto(assembly, block, at);
-        at += block.length;
-        sharedBuffers.release(block);
+      for (const part of runParts(run)) {
+        copyInto(assembly, part, at);
+        at += part.length;
+        sharedBuffers.release(part);
       }
       this.backlog -= run.end - run.begin;
       this.pendingRunBytes -= run.end - run.begin;
@@ -241,7 +273,9 @@ export class PieceWriter {
     this.pendingRunBytes -= bytes;
     if (entry.prefixEnd === run.begin) entry.prefixEnd = run.end;
     else entry.prefixEnd = -1;
-    const data = joinBlocks(run.blocks, bytes);
+    // The run's own buffer passes its reference on to the write; shared blocks are joined (with a reference
+    // of its own) and let go.
+    const data = run.copyBuffer ? run.copyBuffer.subarray(0, bytes) : joinBlocks(run.blocks, bytes);
     for (const block of run.blocks) sharedBuffers.release(block);
     this.startWrite(piece, entry, run.begin, data);
   }

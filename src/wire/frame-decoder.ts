@@ -49,13 +49,27 @@ export class FrameDecoder {
   }
 
   /**
-   * Queues received bytes; call next() until it returns undefined. The chunk is kept (not copied) and
-   * byte payloads of returned messages may be views into it, so the caller must not modify it afterwards.
+   * Queues received bytes; call next() until it returns undefined. The chunk is kept (not copied) and piece
+   * blocks of returned messages may be views into it, so the caller must not modify it afterwards, unless it
+   * calls copyLastChunk() first.
    */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+  }
+
+  /**
+   * Copies what is still unread of the last pushed chunk, so the caller may reuse that chunk's memory (a
+   * socket's read buffer). Blocks of messages already returned stay views into it.
+   */
+  copyLastChunk(): void {
+    const last = this.chunks.length - 1;
+    if (last < this.first) return;
+    const start = last === this.first ? this.head : 0;
+    // A copy (Buffer's own slice() would be a view).
+    this.chunks[last] = new Uint8Array(this.chunks[last].subarray(start));
+    if (last === this.first) this.head = 0;
   }
 
   /**

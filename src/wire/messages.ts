@@ -203,7 +203,8 @@ export function checkFrameLength(id: number, length: number): void {
 
 /**
  * Decodes a frame body: `body[0]` is the message id, the rest its payload (the length prefix already
- * removed and validated by checkFrameLength). Byte payloads are views into `body`.
+ * removed and validated by checkFrameLength). A piece block is a view into `body`; the other byte payloads
+ * are copies, small and rare, which callers may keep after `body`'s memory is reused.
  */
 export function decodeMessageBody(body: Uint8Array): WireMessage {
   if (body.length === 0) return { type: 'keepalive' };
@@ -223,7 +224,7 @@ export function decodeMessageBody(body: Uint8Array): WireMessage {
     case MessageId.have:
       return { type: 'have', index: u32(1) };
     case MessageId.bitfield:
-      return { type: 'bitfield', bytes: body.subarray(1) };
+      return { type: 'bitfield', bytes: new Uint8Array(body.subarray(1)) };
     case MessageId.request:
       return { type: 'request', index: u32(1), begin: u32(5), length: u32(9) };
     case MessageId.piece:
@@ -233,8 +234,8 @@ export function decodeMessageBody(body: Uint8Array): WireMessage {
     case MessageId.port:
       return { type: 'port', port: view.getUint16(1) };
     case MessageId.extended:
-      return { type: 'extended', id: body[1], payload: body.subarray(2) };
+      return { type: 'extended', id: body[1], payload: new Uint8Array(body.subarray(2)) };
     default:
-      return { type: 'unknown', id, payload: body.subarray(1) };
+      return { type: 'unknown', id, payload: new Uint8Array(body.subarray(1)) };
   }
 }

@@ -14,7 +14,10 @@ import type { WireMessage } from '../../src/wire/index.js';
 
 export const newPeerId = (client = 'TS') => Buffer.concat([Buffer.from(`-${client}0001-`), randomBytes(12)]);
 
-/** Resolves with the next message of `type` (others are skipped); rejects if the connection closes first. */
+/**
+ * Resolves with the next message of `type` (others are skipped); rejects if the connection closes first.
+ * A piece block is copied: the connection's is valid only during its 'message' event.
+ */
 export function nextMessage<T extends WireMessage['type']>(
   conn: PeerConnection,
   type: T,
@@ -24,7 +27,8 @@ export function nextMessage<T extends WireMessage['type']>(
       if (m.type !== type) return;
       conn.off('message', onMessage);
       conn.off('close', onClose);
-      resolve(m as Extract<WireMessage, { type: T }>);
+      const kept = m.type === 'piece' ? { ...m, block: new Uint8Array(m.block) } : m;
+      resolve(kept as Extract<WireMessage, { type: T }>);
     };
     const onClose = (e: PeerConnectionError | undefined) => reject(new Error(`closed while waiting for ${type}`, { cause: e }));
     conn.on('message', onMessage);

@@ -52,7 +52,7 @@ test('download blocks from a libtorrent seeder', { skip: needLibtorrent(), timeo
   const allArrived = new Promise<void>((resolve) => {
     conn.on('message', (m) => {
       if (m.type !== 'piece') return;
-      received.set(`${m.index}/${m.begin}`, m.block);
+      received.set(`${m.index}/${m.begin}`, new Uint8Array(m.block)); // valid only during the event
       if (received.size === wanted.length) resolve();
     });
   });

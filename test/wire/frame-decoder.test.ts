@@ -68,6 +68,33 @@ test('a stream of messages decodes to the same messages however it is chunked', 
   );
 });
 
+test('chunks read into one reused buffer decode the same when the decoder copies what it still holds of each', () => {
+  fc.assert(
+    fc.property(fc.array(message, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 40 }), (messages, cuts) => {
+      const stream = Buffer.concat(messages.map(encodeMessage));
+      const decoder = new FrameDecoder();
+      const readBuffer = new Uint8Array(stream.length);
+      const atDelivery: unknown[] = [];
+      const kept: WireMessage[] = [];
+      for (const chunk of split(stream, cuts)) {
+        const read = readBuffer.subarray(0, chunk.length);
+        read.set(chunk);
+        decoder.push(read);
+        for (let m = decoder.next(); m !== undefined; m = decoder.next()) {
+          atDelivery.push(comparable(m));
+          kept.push(m);
+        }
+        decoder.copyLastChunk();
+        readBuffer.fill(0xee);
+      }
+      assert.deepEqual(atDelivery, messages.map(comparable));
+      // Only piece blocks may be views into the read buffer; every other payload belongs to its message.
+      const notPieces = (list: WireMessage[]) => list.filter((m) => m.type !== 'piece').map(comparable);
+      assert.deepEqual(notPieces(kept), notPieces(messages));
+    }),
+  );
+});
+
 test('a full-size piece delivered one byte at a time decodes intact', () => {
   const block = Uint8Array.from({ length: BLOCK_SIZE }, (_, i) => i * 7);
   const frame = encodeMessage({ type: 'piece', index: 3, begin: BLOCK_SIZE, block });
