@@ -22,6 +22,7 @@ import {
   encodeHandshake,
   encodeMessage,
   encodePieceHeader,
+  encodeRequests,
   supportsExtensionProtocol,
   type FrameDecoderOptions,
   type Handshake,
@@ -270,7 +271,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    */
   requestMany(requests: readonly { index: number; begin: number; length: number }[]): void {
     if (this.#closed || requests.length === 0) return;
-    this.#write(Buffer.concat(requests.map(({ index, begin, length }) => encodeMessage({ type: 'request', index, begin, length }))));
+    this.#write(encodeRequests(requests));
   }
   cancel(index: number, begin: number, length: number): void {
     this.#send({ type: 'cancel', index, begin, length });

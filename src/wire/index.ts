@@ -19,5 +19,6 @@ export {
   type WireMessageType,
   encodeMessage,
   encodePieceHeader,
+  encodeRequests,
 } from './messages.js';
 export { DEFAULT_MAX_MESSAGE_LENGTH, type FrameDecoderOptions, FrameDecoder } from './frame-decoder.js';

@@ -103,12 +103,27 @@ function frame(id: number, payloadLength: number): Buffer {
   return out;
 }
 
-function intsFrame(id: number, ...ints: [string, number][]): Buffer {
-  const out = frame(id, ints.length * 4);
-  ints.forEach(([name, v], i) => {
-    checkUint32(name, v);
-    out.writeUInt32BE(v, 5 + i * 4);
-  });
+/** A request or cancel frame: length prefix, id, index, begin, length. */
+const REQUEST_FRAME_LENGTH = 17;
+
+function writeRequestFrame(out: Buffer, at: number, id: number, index: number, begin: number, length: number): void {
+  checkUint32('index', index);
+  checkUint32('begin', begin);
+  checkUint32('length', length);
+  out.writeUInt32BE(13, at);
+  out[at + 4] = id;
+  out.writeUInt32BE(index, at + 5);
+  out.writeUInt32BE(begin, at + 9);
+  out.writeUInt32BE(length, at + 13);
+}
+
+/** REQUEST frames back to back in one buffer: a batch leaves in one socket write. */
+export function encodeRequests(requests: readonly { index: number; begin: number; length: number }[]): Buffer {
+  const out = Buffer.allocUnsafe(requests.length * REQUEST_FRAME_LENGTH);
+  for (let i = 0; i < requests.length; i++) {
+    const { index, begin, length } = requests[i];
+    writeRequestFrame(out, i * REQUEST_FRAME_LENGTH, MessageId.request, index, begin, length);
+  }
   return out;
 }
 
@@ -143,21 +158,23 @@ export function encodeMessage(m: WireMessage): Uint8Array {
       return frame(MessageId.interested, 0);
     case 'notInterested':
       return frame(MessageId.notInterested, 0);
-    case 'have':
-      return intsFrame(MessageId.have, ['index', m.index]);
+    case 'have': {
+      checkUint32('index', m.index);
+      const out = frame(MessageId.have, 4);
+      out.writeUInt32BE(m.index, 5);
+      return out;
+    }
     case 'bitfield': {
       const out = frame(MessageId.bitfield, m.bytes.length);
       out.set(m.bytes, 5);
       return out;
     }
     case 'request':
-    case 'cancel':
-      return intsFrame(
-        m.type === 'request' ? MessageId.request : MessageId.cancel,
-        ['index', m.index],
-        ['begin', m.begin],
-        ['length', m.length],
-      );
+    case 'cancel': {
+      const out = Buffer.allocUnsafe(REQUEST_FRAME_LENGTH);
+      writeRequestFrame(out, 0, m.type === 'request' ? MessageId.request : MessageId.cancel, m.index, m.begin, m.length);
+      return out;
+    }
     case 'piece': {
       const out = Buffer.allocUnsafe(PIECE_HEADER_LENGTH + m.block.length);
       out.set(encodePieceHeader(m.index, m.begin, m.block.length), 0);
@@ -201,6 +218,11 @@ export function checkFrameLength(id: number, length: number): void {
   }
 }
 
+/** Big-endian, without a DataView: decoding runs for every block received. */
+function readUint32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]) >>> 0;
+}
+
 /**
  * Decodes a frame body: `body[0]` is the message id, the rest its payload (the length prefix already
  * removed and validated by checkFrameLength). A piece block is a view into `body`; the other byte payloads
@@ -210,8 +232,6 @@ export function decodeMessageBody(body: Uint8Array): WireMessage {
   if (body.length === 0) return { type: 'keepalive' };
   const id = body[0];
   checkFrameLength(id, body.length);
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const u32 = (offset: number) => view.getUint32(offset);
   switch (id) {
     case MessageId.choke:
       return { type: 'choke' };
@@ -222,17 +242,17 @@ export function decodeMessageBody(body: Uint8Array): WireMessage {
     case MessageId.notInterested:
       return { type: 'notInterested' };
     case MessageId.have:
-      return { type: 'have', index: u32(1) };
+      return { type: 'have', index: readUint32(body, 1) };
     case MessageId.bitfield:
       return { type: 'bitfield', bytes: new Uint8Array(body.subarray(1)) };
     case MessageId.request:
-      return { type: 'request', index: u32(1), begin: u32(5), length: u32(9) };
+      return { type: 'request', index: readUint32(body, 1), begin: readUint32(body, 5), length: readUint32(body, 9) };
     case MessageId.piece:
-      return { type: 'piece', index: u32(1), begin: u32(5), block: body.subarray(9) };
+      return { type: 'piece', index: readUint32(body, 1), begin: readUint32(body, 5), block: body.subarray(9) };
     case MessageId.cancel:
-      return { type: 'cancel', index: u32(1), begin: u32(5), length: u32(9) };
+      return { type: 'cancel', index: readUint32(body, 1), begin: readUint32(body, 5), length: readUint32(body, 9) };
     case MessageId.port:
-      return { type: 'port', port: view.getUint16(1) };
+      return { type: 'port', port: (body[1] << 8) | body[2] };
     case MessageId.extended:
       return { type: 'extended', id: body[1], payload: new Uint8Array(body.subarray(2)) };
     default:

@@ -5,6 +5,7 @@ import {
   PIECE_HEADER_LENGTH,
   encodeMessage,
   encodePieceHeader,
+  encodeRequests,
   type WireMessage,
 } from '../../src/wire/index.js';
 import { comparable } from './comparable.js';
@@ -51,6 +52,17 @@ test('encodePieceHeader is the first 13 bytes of the piece frame', () => {
   const header = encodePieceHeader(7, 16384, block.length);
   assert.equal(header.length, PIECE_HEADER_LENGTH);
   assert.equal(hex(Buffer.concat([header, block])), hex(encodeMessage({ type: 'piece', index: 7, begin: 16384, block })));
+});
+
+test('encodeRequests writes the request frames back to back', () => {
+  const requests = [
+    { index: 1, begin: 0x4000, length: 0x4000 },
+    { index: 0xffffffff, begin: 0, length: 1 },
+  ];
+  const one = (r: (typeof requests)[number]) => encodeMessage({ type: 'request', ...r });
+  assert.equal(hex(encodeRequests(requests)), hex(Buffer.concat(requests.map(one))));
+  assert.equal(encodeRequests([]).length, 0);
+  assert.throws(() => encodeRequests([{ index: 0, begin: -1, length: 1 }]), RangeError);
 });
 
 test('encodeMessage refuses values that do not fit their fields', () => {
