@@ -211,7 +211,7 @@ export class WebSeedSource extends EventEmitter<WebSeedSourceEvents> {
     }
   }
 
-  /** Close this source's connections (not a shared dispatcher's). */
+  /** Close this source's connections (not those of shared agents). */
   async close(): Promise<void> {
     await this.seed.close();
   }

@@ -3,31 +3,30 @@
  * per file the range touches, and assembles the answer. A single attempt per call: retrying, backoff and
  * giving up on a mirror are WebSeedSource's job.
  */
-import { Agent, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
 import { copyInto, sharedBuffers } from '../hashing/index.js';
 import { FileLayout, type FileSpan, type Metainfo } from '../metainfo/index.js';
 import {
   WebSeedBusyError,
-  WebSeedConnectionError,
   WebSeedError,
   WebSeedFileMissingError,
   WebSeedHttpError,
   WebSeedRangeError,
   WebSeedRedirectError,
   WebSeedShortBodyError,
-  WebSeedTimeoutError,
 } from './errors.js';
+import { type HttpGetOptions, HttpGet, type WebSeedAgents, createWebSeedAgents } from './transport.js';
 import { webSeedFileUrls } from './url.js';
 
 export interface WebSeedOptions {
   /**
-   * Connection pool to use, e.g. one shared by all web seeds of a client (see createWebSeedDispatcher).
-   * Not closed by close(). When absent the web seed makes its own.
+   * Connection pools to use, e.g. ones shared by all web seeds of a client (see createWebSeedAgents), or
+   * agents with other TLS settings. Not destroyed by close(). When absent the web seed makes its own.
    */
-  dispatcher?: Dispatcher;
-  /** Parallel keep-alive connections per host for an own dispatcher. Default 4. */
+  agents?: WebSeedAgents;
+  /** Parallel keep-alive connections per host for own agents. Default 4. */
   connectionsPerHost?: number;
-  /** For an own dispatcher. Default 10 s. */
+  /** Until a new connection is up, TLS handshake included. Default 10 s. */
   connectTimeoutMs?: number;
   /** From sending a request to receiving the response headers. Default 30 s. */
   headersTimeoutMs?: number;
@@ -46,28 +45,14 @@ export interface WebSeedOptions {
   now?: () => number;
 }
 
-const DEFAULT_CONNECTIONS_PER_HOST = 4;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
 const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_REDIRECTS = 5;
 const DEFAULT_IGNORED_RANGE_SKIP_LIMIT = 1 << 20;
 const DEFAULT_USER_AGENT = 'torrent.ts';
-/** Idle keep-alive connections are kept this long, so back-to-back piece requests skip the handshake. */
-const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 /** Error bodies (404 pages...) are drained up to this size to keep the connection; beyond, it is closed. */
 const ERROR_BODY_DRAIN_LIMIT = 64 * 1024;
-
-/** A keep-alive connection pool suited to web seeds, for sharing between several WebSeeds. */
-export function createWebSeedDispatcher(
-  options: Pick<WebSeedOptions, 'connectionsPerHost' | 'connectTimeoutMs'> = {},
-): Dispatcher {
-  return new Agent({
-    connections: options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
-  });
-}
 
 /**
  * Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns milliseconds to wait, or undefined
@@ -97,20 +82,14 @@ function parseContentRange(value: string | undefined): ContentRange | undefined 
   return { start: Number(match[1]), end: Number(match[2]), total: match[3] === '*' ? undefined : Number(match[3]) };
 }
 
-function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 export class WebSeed {
   /** URL of each file of the torrent on this mirror, in `meta.files` order. */
   readonly fileUrls: readonly string[];
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
-  private readonly headersTimeoutMs: number;
-  private readonly bodyTimeoutMs: number;
+  private readonly agents: WebSeedAgents;
+  private readonly ownsAgents: boolean;
+  private readonly timeoutsMs: HttpGetOptions['timeoutsMs'];
   private readonly maxRedirects: number;
   private readonly ignoredRangeSkipLimit: number;
   private readonly userAgent: string;
@@ -127,10 +106,13 @@ export class WebSeed {
   ) {
     this.fileUrls = webSeedFileUrls(url, meta);
     this.layout = new FileLayout(meta);
-    this.ownsDispatcher = options.dispatcher === undefined;
-    this.dispatcher = options.dispatcher ?? createWebSeedDispatcher(options);
-    this.headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
-    this.bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    this.ownsAgents = options.agents === undefined;
+    this.agents = options.agents ?? createWebSeedAgents(options);
+    this.timeoutsMs = {
+      connect: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      headers: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+      body: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+    };
     this.maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
     this.ignoredRangeSkipLimit = options.ignoredRangeSkipLimit ?? DEFAULT_IGNORED_RANGE_SKIP_LIMIT;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
@@ -184,51 +166,47 @@ export class WebSeed {
     }
   }
 
-  /** Close the connection pool, unless it was given in the options. */
+  /** Destroy the connection pools, unless they were given in the options. */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    if (!this.ownsAgents) return;
+    this.agents.http.destroy();
+    this.agents.https.destroy();
   }
 
   private async fetchSpan(span: FileSpan, out: Buffer, signal: AbortSignal): Promise<void> {
     const { fileIndex } = span;
     let url = this.fileUrls[fileIndex];
     for (let redirects = 0; ; redirects++) {
-      const response = await this.request(url, span, signal);
-      const { statusCode: status, headers, body } = response;
-      if (status === 206) {
-        this.checkContentRange(headerValue(headers, 'content-range'), span, url, body);
-        return this.copyBody(body, span, out, url, signal, 0, false);
+      const get = await this.send(url, span, signal);
+      try {
+        const { status, headers } = get;
+        if (status === 206) {
+          this.checkContentRange(headers['content-range'], span, url);
+          return await this.copyBody(get, span, out, 0, false);
+        }
+        if (status === 200) return await this.readIgnoringRange(get, span, out);
+        await get.drain(ERROR_BODY_DRAIN_LIMIT).catch(() => undefined);
+        if (!REDIRECT_STATUSES.has(status)) throw this.statusError(status, headers, url, fileIndex);
+        if (redirects >= this.maxRedirects) {
+          throw new WebSeedRedirectError(`more than ${this.maxRedirects} redirects, last to ${url}`, url, fileIndex);
+        }
+        url = this.redirectTarget(headers.location, url, fileIndex);
+      } finally {
+        // A response given up on, read or not, must not leave its connection half-read in the pool.
+        get.close();
       }
-      if (status === 200) return this.readIgnoringRange(response, span, out, url, signal);
-      await body.dump({ limit: ERROR_BODY_DRAIN_LIMIT }).catch(() => undefined);
-      if (!REDIRECT_STATUSES.has(status)) throw this.statusError(status, headers, url, fileIndex);
-      if (redirects >= this.maxRedirects) {
-        throw new WebSeedRedirectError(`more than ${this.maxRedirects} redirects, last to ${url}`, url, fileIndex);
-      }
-      url = this.redirectTarget(headerValue(headers, 'location'), url, fileIndex);
     }
   }
 
-  private async request(url: string, span: FileSpan, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const { origin, pathname, search } = new URL(url);
-    try {
-      return await this.dispatcher.request({
-        origin,
-        path: pathname + search,
-        method: 'GET',
-        headers: {
-          range: `bytes=${span.fileOffset}-${span.fileOffset + span.length - 1}`,
-          'user-agent': this.userAgent,
-          // Compressed bodies would not be the file's bytes.
-          'accept-encoding': 'identity',
-        },
-        signal,
-        headersTimeout: this.headersTimeoutMs,
-        bodyTimeout: this.bodyTimeoutMs,
-      });
-    } catch (error) {
-      throw this.transportError(error, url, span.fileIndex, signal);
-    }
+  private send(url: string, span: FileSpan, signal: AbortSignal): Promise<HttpGet> {
+    const headers = {
+      range: `bytes=${span.fileOffset}-${span.fileOffset + span.length - 1}`,
+      'user-agent': this.userAgent,
+      // Compressed bodies would not be the file's bytes.
+      'accept-encoding': 'identity',
+    };
+    const { agents, timeoutsMs } = this;
+    return HttpGet.send(url, { agents, headers, timeoutsMs, signal, fileIndex: span.fileIndex });
   }
 
   private redirectTarget(location: string | undefined, from: string, fileIndex: number): string {
@@ -249,12 +227,7 @@ export class WebSeed {
     return target.href;
   }
 
-  private statusError(
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    url: string,
-    fileIndex: number,
-  ): WebSeedError {
+  private statusError(status: number, headers: IncomingHttpHeaders, url: string, fileIndex: number): WebSeedError {
     if (status === 404 || status === 410) return new WebSeedFileMissingError(status, url, fileIndex);
     if (status === 416) {
       const file = this.meta.files[fileIndex];
@@ -266,19 +239,14 @@ export class WebSeed {
       );
     }
     if (status === 429 || status === 503) {
-      const retryAfterMs = parseRetryAfter(headerValue(headers, 'retry-after'), this.now());
+      const retryAfterMs = parseRetryAfter(headers['retry-after'], this.now());
       return new WebSeedBusyError(status, url, fileIndex, retryAfterMs);
     }
     return new WebSeedHttpError(status, url, fileIndex);
   }
 
   /** A 206 must describe exactly the range asked for, within a file as long as the torrent says. */
-  private checkContentRange(
-    header: string | undefined,
-    span: FileSpan,
-    url: string,
-    body: Dispatcher.ResponseData['body'],
-  ): void {
+  private checkContentRange(header: string | undefined, span: FileSpan, url: string): void {
     const range = parseContentRange(header);
     const fileLength = this.meta.files[span.fileIndex].length;
     const wantedEnd = span.fileOffset + span.length - 1;
@@ -291,7 +259,6 @@ export class WebSeed {
       problem = `a file of ${range.total} bytes where the torrent has ${fileLength}`;
     }
     if (problem !== undefined) {
-      body.destroy();
       throw new WebSeedRangeError('mismatch', `web seed sent ${problem} for ${url}`, url, span.fileIndex);
     }
   }
@@ -300,17 +267,11 @@ export class WebSeed {
    * A 200 answer carries the whole file. Near its start, reading and discarding the leading bytes is cheaper
    * than giving up on the mirror; further in it is not.
    */
-  private async readIgnoringRange(
-    response: Dispatcher.ResponseData,
-    span: FileSpan,
-    out: Buffer,
-    url: string,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async readIgnoringRange(get: HttpGet, span: FileSpan, out: Buffer): Promise<void> {
+    const { url } = get;
     const fileLength = this.meta.files[span.fileIndex].length;
-    const contentLength = headerValue(response.headers, 'content-length');
+    const contentLength = get.headers['content-length'];
     if (contentLength !== undefined && Number(contentLength) !== fileLength) {
-      response.body.destroy();
       throw new WebSeedRangeError(
         'mismatch',
         `web seed sent a file of ${contentLength} bytes where the torrent has ${fileLength}: ${url}`,
@@ -319,7 +280,6 @@ export class WebSeed {
       );
     }
     if (span.fileOffset > this.ignoredRangeSkipLimit) {
-      response.body.destroy();
       throw new WebSeedRangeError(
         'unsupported',
         `web seed ignores Range requests, so byte ${span.fileOffset} of ${url} is out of reach`,
@@ -327,7 +287,7 @@ export class WebSeed {
         span.fileIndex,
       );
     }
-    await this.copyBody(response.body, span, out, url, signal, span.fileOffset, true);
+    await this.copyBody(get, span, out, span.fileOffset, true);
   }
 
   /**
@@ -335,47 +295,21 @@ export class WebSeed {
    * the body is abandoned (closing the connection); otherwise the body is read to its end so the keep-alive
    * connection can be reused.
    */
-  private async copyBody(
-    body: Dispatcher.ResponseData['body'],
-    span: FileSpan,
-    out: Buffer,
-    url: string,
-    signal: AbortSignal,
-    skip: number,
-    stopWhenDone: boolean,
-  ): Promise<void> {
+  private async copyBody(get: HttpGet, span: FileSpan, out: Buffer, skip: number, stopWhenDone: boolean): Promise<void> {
     const wantedEnd = skip + span.length;
     let position = 0;
     let copied = 0;
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        this.received += chunk.length;
-        const from = Math.max(skip - position, 0);
-        const to = Math.min(wantedEnd - position, chunk.length);
-        if (to > from) {
-          copyInto(out, chunk.subarray(from, to), span.bufferOffset + copied);
-          copied += to - from;
-        }
-        position += chunk.length;
-        if (stopWhenDone && position >= wantedEnd) break;
+    await get.readBody((chunk) => {
+      this.received += chunk.length;
+      const from = Math.max(skip - position, 0);
+      const to = Math.min(wantedEnd - position, chunk.length);
+      if (to > from) {
+        copyInto(out, chunk.subarray(from, to), span.bufferOffset + copied);
+        copied += to - from;
       }
-    } catch (error) {
-      throw this.transportError(error, url, span.fileIndex, signal);
-    }
-    if (copied < span.length) throw new WebSeedShortBodyError(span.length, copied, url, span.fileIndex);
-  }
-
-  /** undici failures in this layer's terms; an abort is passed through as the signal's reason. */
-  private transportError(error: unknown, url: string, fileIndex: number, signal: AbortSignal): unknown {
-    if (signal.aborted) return signal.reason;
-    if (error instanceof WebSeedError) return error;
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') return new WebSeedTimeoutError('connect', url, fileIndex, { cause: error });
-    if (code === 'UND_ERR_HEADERS_TIMEOUT') return new WebSeedTimeoutError('headers', url, fileIndex, { cause: error });
-    if (code === 'UND_ERR_BODY_TIMEOUT') return new WebSeedTimeoutError('body', url, fileIndex, { cause: error });
-    const reason = error instanceof Error ? error.message : String(error);
-    return new WebSeedConnectionError(`connection to ${new URL(url).host} failed: ${reason}`, url, fileIndex, {
-      cause: error,
+      position += chunk.length;
+      return !stopWhenDone || position < wantedEnd;
     });
+    if (copied < span.length) throw new WebSeedShortBodyError(span.length, copied, get.url, span.fileIndex);
   }
 }

@@ -4,6 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import { resolve, sep } from 'node:path';
 
 export type Fault =
@@ -33,10 +35,12 @@ export interface ServedRequest {
 }
 
 export interface FaultServer {
-  /** http://127.0.0.1:<port>/ — the folder's root. */
+  /** http://127.0.0.1:<port>/ (https with `tls`) — the folder's root. */
   url: string;
   /** Every request received, in order. */
   readonly requests: ServedRequest[];
+  /** Connections accepted so far, and how many of them are still open. */
+  connections(): { accepted: number; open: number };
   /** Queue faults for `path` (decoded, starting with '/'): each next request for it uses the next fault. */
   inject(path: string, ...faults: Fault[]): void;
   close(): Promise<void>;
@@ -57,7 +61,12 @@ function parseRange(header: string | undefined, size: number): ByteRange | 'unsa
   return end < start ? undefined : { start, end };
 }
 
-export async function startFaultServer(root: string): Promise<FaultServer> {
+export interface FaultServerOptions {
+  /** Serve https with this certificate. */
+  tls?: { key: string; cert: string };
+}
+
+export async function startFaultServer(root: string, options: FaultServerOptions = {}): Promise<FaultServer> {
   const rootDir = resolve(root);
   const faults = new Map<string, Fault[]>();
   const requests: ServedRequest[] = [];
@@ -130,10 +139,19 @@ export async function startFaultServer(root: string): Promise<FaultServer> {
     }
   }
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
       res.destroy(error instanceof Error ? error : new Error(String(error)));
     });
+  };
+  const server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
+  // Like nginx's 75 s: an idle keep-alive connection stays open for as long as the client keeps it.
+  server.keepAliveTimeout = 75_000;
+  const connections = { accepted: 0, open: 0 };
+  server.on('connection', (socket: Socket) => {
+    connections.accepted++;
+    connections.open++;
+    socket.once('close', () => connections.open--);
   });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -143,8 +161,9 @@ export async function startFaultServer(root: string): Promise<FaultServer> {
   if (address === null || typeof address === 'string') throw new Error('fault server has no port');
 
   return {
-    url: `http://127.0.0.1:${address.port}/`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${address.port}/`,
     requests,
+    connections: () => ({ ...connections }),
     inject(path, ...queued) {
       faults.set(path, [...(faults.get(path) ?? []), ...queued]);
     },

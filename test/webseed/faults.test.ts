@@ -11,35 +11,14 @@ import {
   WebSeedShortBodyError,
   WebSeedTimeoutError,
 } from '../../src/webseed/errors.js';
-import { WebSeed, type WebSeedOptions, parseRetryAfter } from '../../src/webseed/webseed.js';
-import { type FaultServer, startFaultServer } from '../support/fault-server.js';
-import { type Fixture, makeServedFolder, multiFileTorrent, singleFileTorrent } from './fixture.js';
+import { WebSeed, parseRetryAfter } from '../../src/webseed/webseed.js';
+import { startFaultServer } from '../support/fault-server.js';
+import { faultServed, makeServedFolder, multiFileTorrent, singleFileTorrent } from './fixture.js';
 
 const PIECE = 16 * 1024;
 const FILE = '/data.bin';
 
-interface Setup {
-  server: FaultServer;
-  fixture: Fixture;
-  seed(options?: WebSeedOptions): WebSeed;
-}
-
-async function setup(t: { after(fn: () => Promise<void>): void }): Promise<Setup> {
-  const folder = await makeServedFolder();
-  t.after(() => folder.remove());
-  const fixture = await singleFileTorrent(folder.root, 'data.bin', 4 * PIECE, PIECE);
-  const server = await startFaultServer(folder.root);
-  t.after(() => server.close());
-  return {
-    server,
-    fixture,
-    seed(options) {
-      const seed = new WebSeed(server.url, fixture.meta, options);
-      t.after(() => seed.close());
-      return seed;
-    },
-  };
-}
+const setup = (t: { after(fn: () => Promise<void>): void }) => faultServed(t, 4 * PIECE, PIECE);
 
 test('a plain ranged fetch sends one Range request', async (t) => {
   const { server, fixture, seed } = await setup(t);

@@ -1,9 +1,14 @@
-/** Hand-built torrents for web seed tests: files written under a served folder plus their Metainfo. */
+/**
+ * Hand-built torrents for web seed tests: files written under a served folder plus their Metainfo, and such a
+ * file served by a fault server.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Metainfo, TorrentFile } from '../../src/metainfo/types.js';
+import { WebSeed, type WebSeedOptions } from '../../src/webseed/webseed.js';
+import { type FaultServer, type FaultServerOptions, startFaultServer } from '../support/fault-server.js';
 import { handBuiltMetainfo } from '../support/hand-built-metainfo.js';
 
 export interface FixtureFile {
@@ -61,4 +66,34 @@ export async function multiFileTorrent(
 /** Does piece `index` of `data` match the torrent's hash (as the session's check would)? */
 export function pieceHashMatches(meta: Metainfo, index: number, pieceData: Uint8Array): boolean {
   return createHash('sha1').update(pieceData).digest().equals(meta.pieceHashes.subarray(index * 20, index * 20 + 20));
+}
+
+export interface FaultServed {
+  server: FaultServer;
+  fixture: Fixture;
+  /** A new WebSeed on the server, closed when the test ends. */
+  seed(options?: WebSeedOptions): WebSeed;
+}
+
+/** `data.bin`, a single-file torrent of `length` random bytes, served by a fault server until the test ends. */
+export async function faultServed(
+  t: { after(fn: () => Promise<void>): void },
+  length: number,
+  pieceLength: number,
+  serverOptions?: FaultServerOptions,
+): Promise<FaultServed> {
+  const folder = await makeServedFolder();
+  t.after(() => folder.remove());
+  const fixture = await singleFileTorrent(folder.root, 'data.bin', length, pieceLength);
+  const server = await startFaultServer(folder.root, serverOptions);
+  t.after(() => server.close());
+  return {
+    server,
+    fixture,
+    seed(options) {
+      const seed = new WebSeed(server.url, fixture.meta, options);
+      t.after(() => seed.close());
+      return seed;
+    },
+  };
 }
