@@ -40,6 +40,8 @@ export interface ClientOptions {
 
 /** Azureus-style peer id (BEP 20): client "TS", version 0.1.0, then random bytes. */
 const PEER_ID_PREFIX = '-TS0100-';
+/** How we name ourselves to peers (BEP 10 `v`). */
+const CLIENT_NAME = 'torrent.ts 0.1.0';
 const DEFAULT_PORT = 6881;
 /** Ports tried after the chosen one when it is taken. */
 const PORT_ATTEMPTS = 10;
@@ -159,9 +161,11 @@ export class Client extends EventEmitter<ClientEvents> {
         handshakeTimeoutMs: 20_000,
         requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
         maxServedRequest: 128 * 1024,
-        maxQueuedRequests: 500,
+        // As libtorrent allows: a fast downloader keeps this many requests out to us (we tell it so).
+        maxQueuedRequests: 2000,
         maxStrikes: 3,
         uploadSlots: this.options.uploadSlots ?? 4,
+        clientName: CLIENT_NAME,
       },
     };
     const torrent = new Torrent(meta, { ...opts, path: resolve(opts.path) }, ctx);

@@ -31,6 +31,8 @@ export class PeerSession implements BlockSource {
   readonly download: RateMeter;
   readonly upload: RateMeter;
   queueDepth = INITIAL_QUEUE_DEPTH;
+  /** Requests the peer says it queues without dropping (BEP 10 `reqq`); our pipeline stays within it. */
+  requestQueueLimit: number | undefined;
   /** Last time a block arrived or, failing that, when the current requests were sent. */
   lastProgressAt: number;
   /** Blocks it sent that we never asked for (late answers after a cancel are normal; floods are not). */
@@ -77,7 +79,7 @@ export class PeerSession implements BlockSource {
   /** Keep enough requests in flight for the peer's measured rate (a fixed depth cannot fill a fast link). */
   adaptQueueDepth(): void {
     const floor = this.snubbed ? 1 : this.download.total === 0 ? INITIAL_QUEUE_DEPTH : MIN_QUEUE_DEPTH;
-    this.queueDepth = Math.max(floor, this.depthForRate());
+    this.queueDepth = this.withinPeerLimit(Math.max(floor, this.depthForRate()));
   }
 
   /**
@@ -85,10 +87,14 @@ export class PeerSession implements BlockSource {
    * second, while the rate's ups and downs inside a second do not make requests go out in bursts.
    */
   deepenQueue(): void {
-    if (!this.snubbed) this.queueDepth = Math.max(this.queueDepth, this.depthForRate());
+    if (!this.snubbed) this.queueDepth = this.withinPeerLimit(Math.max(this.queueDepth, this.depthForRate()));
   }
 
   private depthForRate(): number {
     return Math.min(MAX_QUEUE_DEPTH, Math.ceil((this.download.rate * QUEUE_SECONDS) / this.blockSize));
+  }
+
+  private withinPeerLimit(depth: number): number {
+    return this.requestQueueLimit === undefined ? depth : Math.min(depth, this.requestQueueLimit);
   }
 }

@@ -14,7 +14,12 @@ import { PeerConnection, type PeerConnectionError } from '../peer/index.js';
 import type { PiecePicker } from '../picker/index.js';
 import type { TokenBucket } from '../ratelimit/index.js';
 import { PieceReadCache, type TorrentStorage } from '../storage/index.js';
-import type { WireMessage } from '../wire/index.js';
+import {
+  EXTENSION_HANDSHAKE_ID,
+  decodeExtensionHandshake,
+  encodeExtensionHandshake,
+  type WireMessage,
+} from '../wire/index.js';
 import { PeerPool, type PeerAddress } from './peer-pool.js';
 import { PeerSession } from './peer-session.js';
 import { RateMeter } from './rate-meter.js';
@@ -31,11 +36,13 @@ export interface SwarmOptions {
   requestTimeoutMs: number;
   /** Largest request we serve; larger ones close the connection (16 KiB is standard, some send 128 KiB). */
   maxServedRequest: number;
-  /** Requests a peer may have queued with us; more are dropped. */
+  /** Requests a peer may have queued with us; more are dropped. Told to peers as BEP 10 `reqq`. */
   maxQueuedRequests: number;
   /** Strikes (pieces that failed with its data) before a peer is banned. */
   maxStrikes: number;
   uploadSlots: number;
+  /** Our name and version, told to peers (BEP 10 `v`). */
+  clientName: string;
   now: () => number;
 }
 
@@ -182,6 +189,11 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     const have = picker.haveBitfield();
     // BEP 3: the bitfield is optional; a peer with nothing sends none.
     if (have.count > 0) conn.bitfield(have.bytes);
+    // BEP 10: we set the extension bit, so when the peer did too, our extension handshake follows.
+    if (conn.supportsExtensions) {
+      const handshake = { extensions: new Map(), requestQueueLimit: this.options.maxQueuedRequests, client: this.options.clientName };
+      conn.extended(EXTENSION_HANDSHAKE_ID, encodeExtensionHandshake(handshake));
+    }
     this.deps.logger.debug({ peer: peer.label, incoming }, 'peer connected');
   }
 
@@ -249,8 +261,12 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       case 'cancel':
         peer.serveQueue = peer.serveQueue.filter((r) => !(r.piece === m.index && r.begin === m.begin && r.length === m.length));
         break;
+      case 'extended':
+        // A malformed handshake throws a WireProtocolError, which closes the connection as a protocol error.
+        if (m.id === EXTENSION_HANDSHAKE_ID) peer.requestQueueLimit = decodeExtensionHandshake(m.payload).requestQueueLimit;
+        break;
       default:
-        // keep-alive, port (DHT), extension messages: nothing to do yet.
+        // keep-alive, port (DHT): nothing to do yet.
         break;
     }
   }

@@ -21,4 +21,10 @@ export {
   encodePieceHeader,
   encodeRequests,
 } from './messages.js';
+export {
+  EXTENSION_HANDSHAKE_ID,
+  type ExtensionHandshake,
+  decodeExtensionHandshake,
+  encodeExtensionHandshake,
+} from './extension-handshake.js';
 export { DEFAULT_MAX_MESSAGE_LENGTH, type FrameDecoderOptions, FrameDecoder } from './frame-decoder.js';

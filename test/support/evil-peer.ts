@@ -10,16 +10,23 @@
  *   garbage          answers the handshake with bytes that are not a BitTorrent handshake
  *   oversized        valid handshake, then a 0xFFFFFFFF length prefix (a "4 GB message") and nothing more
  *   wrong-info-hash  answers with a handshake for a different torrent
+ *
+ * With `requestQueueLimit` it also sends a BEP 10 extension handshake saying so (reqq); the one the client
+ * sends is kept in `stats`.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import {
   BLOCK_SIZE,
+  EXTENSION_HANDSHAKE_ID,
   FrameDecoder,
   HANDSHAKE_LENGTH,
+  decodeExtensionHandshake,
   decodeHandshake,
+  encodeExtensionHandshake,
   encodeHandshake,
   encodeMessage,
+  type ExtensionHandshake,
   type WireMessage,
 } from '../../src/wire/index.js';
 
@@ -34,6 +41,8 @@ export interface EvilPeerOptions {
   /** Pieces whose blocks are served with one byte flipped (serve mode). */
   corruptPieces?: Iterable<number>;
   peerId?: Uint8Array;
+  /** Sent as `reqq` in an extension handshake after the bitfield. */
+  requestQueueLimit?: number;
 }
 
 export interface EvilPeerStats {
@@ -43,6 +52,8 @@ export interface EvilPeerStats {
   requests: number;
   blocksServed: number;
   corruptBlocksServed: number;
+  /** The client's BEP 10 extension handshake, once received. */
+  extensionHandshake?: ExtensionHandshake;
 }
 
 export interface EvilPeer {
@@ -90,6 +101,7 @@ export async function startEvilPeer(options: EvilPeerOptions): Promise<EvilPeer>
   const onMessage = (socket: net.Socket, m: WireMessage) => {
     if (m.type === 'interested') send(socket, { type: 'unchoke' });
     else if (m.type === 'request') answerRequest(socket, m.index, m.begin, m.length);
+    else if (m.type === 'extended' && m.id === EXTENSION_HANDSHAKE_ID) stats.extensionHandshake = decodeExtensionHandshake(m.payload);
   };
 
   const onHandshake = (socket: net.Socket) => {
@@ -106,6 +118,10 @@ export async function startEvilPeer(options: EvilPeerOptions): Promise<EvilPeer>
     }
     if (mode === 'wrong-info-hash') return;
     send(socket, { type: 'bitfield', bytes: fullBitfield });
+    if (options.requestQueueLimit !== undefined) {
+      const payload = encodeExtensionHandshake({ extensions: new Map(), requestQueueLimit: options.requestQueueLimit });
+      send(socket, { type: 'extended', id: EXTENSION_HANDSHAKE_ID, payload });
+    }
   };
 
   const server = net.createServer((socket) => {
