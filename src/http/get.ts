@@ -55,10 +55,18 @@ export class HttpGet {
 
   /** Sends a GET for `url`; resolves once the response headers are in. */
   static async send(url: string, options: HttpGetOptions): Promise<HttpGet> {
-    options.signal.throwIfAborted();
-    const get = new HttpGet(url, options);
-    await get.step(() => get.request.end());
-    return get;
+    for (;;) {
+      options.signal.throwIfAborted();
+      const get = new HttpGet(url, options);
+      try {
+        await get.step(() => get.request.end());
+        return get;
+      } catch (error) {
+        // Servers close idle keep-alive connections without warning (some after every answer), and a request
+        // may go out on one just then. It was not answered: send it again, on another connection.
+        if (!get.lostOnStaleConnection(error)) throw error;
+      }
+    }
   }
 
   private constructor(
@@ -178,6 +186,13 @@ export class HttpGet {
   private destroy(): void {
     this.response?.destroy();
     this.request.destroy();
+  }
+
+  /** Whether `error` is a pooled connection closed by the server before it answered. */
+  private lostOnStaleConnection(error: unknown): boolean {
+    if (!this.request.reusedSocket || !(error instanceof HttpConnectionError)) return false;
+    const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
+    return code === 'ECONNRESET' || code === 'EPIPE';
   }
 
   private connectionError(error: Error): HttpConnectionError {
