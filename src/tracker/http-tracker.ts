@@ -1,6 +1,5 @@
-/** HTTP(S) tracker client (BEP 3 announce) over undici. */
-import { Agent, interceptors, request } from 'undici';
-import type { Dispatcher } from 'undici';
+/** HTTP(S) tracker client (BEP 3 announce) on the shared HTTP client. */
+import { type HttpGet, createHttpAgents, sendFollowingRedirects } from '../http/index.js';
 import { buildAnnounceUrl, parseAnnounceResponse } from './http-codec.js';
 import { TrackerFailure, TrackerProtocolError, TrackerRequestError } from './errors.js';
 import type { AnnounceParams, AnnounceResult, Tracker } from './types.js';
@@ -15,14 +14,23 @@ export interface HttpTrackerOptions {
   userAgent?: string;
 }
 
-/** One connection pool for all HTTP trackers; undici unrefs idle sockets, so it never holds the process open. */
-const sharedAgent = new Agent();
+/**
+ * One connection pool for all HTTP trackers; idle sockets are unref'd, so it never holds the process open.
+ * Announces to one tracker are minutes apart: an idle connection only serves a burst of torrents announcing
+ * together, and is dropped before servers' usual 5 s keep-alive, so they rarely close it under a request.
+ */
+const sharedAgents = createHttpAgents({ idleTimeoutMs: 4_000 });
+
+interface Answer {
+  status: number;
+  body: Uint8Array;
+}
 
 export class HttpTracker implements Tracker {
   private readonly timeoutMs: number;
-  private readonly dispatcher: Dispatcher;
+  private readonly maxRedirections: number;
   private readonly maxResponseBytes: number;
-  private readonly userAgent: string;
+  private readonly userAgent: string | undefined;
   /** BEP 3 `tracker id` from this tracker's last answer. */
   private trackerId: Uint8Array | undefined;
 
@@ -31,36 +39,15 @@ export class HttpTracker implements Tracker {
     options: HttpTrackerOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.dispatcher = sharedAgent.compose(interceptors.redirect({ maxRedirections: options.maxRedirections ?? 3 }));
+    this.maxRedirections = options.maxRedirections ?? 3;
     this.maxResponseBytes = options.maxResponseBytes ?? 1024 * 1024;
-    this.userAgent = options.userAgent ?? 'torrent.ts';
+    this.userAgent = options.userAgent;
   }
 
   async announce(params: AnnounceParams, signal?: AbortSignal): Promise<AnnounceResult> {
     signal?.throwIfAborted();
     const target = buildAnnounceUrl(this.url, params, this.trackerId ? { trackerId: this.trackerId } : {});
-    const deadline = AbortSignal.timeout(this.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
-    let status: number;
-    let body: Uint8Array;
-    try {
-      const res = await request(target, {
-        method: 'GET',
-        signal: combined,
-        headers: { 'user-agent': this.userAgent, 'accept-encoding': 'identity' },
-        dispatcher: this.dispatcher,
-      });
-      status = res.statusCode;
-      body = await this.readBody(res.body);
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      if (err instanceof TrackerProtocolError) throw err;
-      if (deadline.aborted) {
-        throw new TrackerRequestError(`${this.url}: no answer within ${this.timeoutMs} ms`, { cause: err });
-      }
-      throw new TrackerRequestError(`${this.url}: ${(err as Error).message}`, { cause: err });
-    }
-
+    const { status, body } = await this.fetch(target, signal);
     if (status !== 200) {
       // Some trackers send their `failure reason` with an error status; prefer their words when present.
       try {
@@ -75,16 +62,41 @@ export class HttpTracker implements Tracker {
     return result;
   }
 
-  private async readBody(stream: AsyncIterable<Buffer> & { destroy(): void }): Promise<Uint8Array> {
+  /** GETs `target`, following redirects, within the deadline. Rejects with `signal.reason` when aborted. */
+  private async fetch(target: string, signal: AbortSignal | undefined): Promise<Answer> {
+    const deadline = AbortSignal.timeout(this.timeoutMs);
+    const options = {
+      agents: sharedAgents,
+      userAgent: this.userAgent,
+      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+      maxRedirects: this.maxRedirections,
+    };
+    let get: HttpGet | undefined;
+    try {
+      get = await sendFollowingRedirects(target, options);
+      return { status: get.status, body: await this.readAnswer(get) };
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (err instanceof TrackerProtocolError) throw err;
+      if (deadline.aborted) {
+        throw new TrackerRequestError(`${this.url}: no answer within ${this.timeoutMs} ms`, { cause: err });
+      }
+      throw new TrackerRequestError(`${this.url}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      get?.close();
+    }
+  }
+
+  private async readAnswer(get: HttpGet): Promise<Uint8Array> {
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const chunk of stream) {
+    await get.readBody((chunk) => {
       total += chunk.length;
-      if (total > this.maxResponseBytes) {
-        stream.destroy();
-        throw new TrackerProtocolError(`${this.url}: answer is larger than ${this.maxResponseBytes} bytes`);
-      }
       chunks.push(chunk);
+      return total <= this.maxResponseBytes;
+    });
+    if (total > this.maxResponseBytes) {
+      throw new TrackerProtocolError(`${this.url}: answer is larger than ${this.maxResponseBytes} bytes`);
     }
     return Buffer.concat(chunks);
   }

@@ -6,16 +6,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { copyInto, sharedBuffers } from '../hashing/index.js';
 import { FileLayout, type FileSpan, type Metainfo } from '../metainfo/index.js';
+import { type HttpGet, type HttpPhase, type RedirectingGetOptions, sendFollowingRedirects } from '../http/index.js';
 import {
   WebSeedBusyError,
   WebSeedError,
   WebSeedFileMissingError,
   WebSeedHttpError,
   WebSeedRangeError,
-  WebSeedRedirectError,
   WebSeedShortBodyError,
 } from './errors.js';
-import { type HttpGetOptions, HttpGet, type WebSeedAgents, createWebSeedAgents } from './transport.js';
+import { type WebSeedAgents, asWebSeedError, createWebSeedAgents } from './transport.js';
 import { webSeedFileUrls } from './url.js';
 
 export interface WebSeedOptions {
@@ -50,9 +50,6 @@ const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
 const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_REDIRECTS = 5;
 const DEFAULT_IGNORED_RANGE_SKIP_LIMIT = 1 << 20;
-const DEFAULT_USER_AGENT = 'torrent.ts';
-/** Error bodies (404 pages...) are drained up to this size to keep the connection; beyond, it is closed. */
-const ERROR_BODY_DRAIN_LIMIT = 64 * 1024;
 
 /**
  * Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns milliseconds to wait, or undefined
@@ -82,17 +79,15 @@ function parseContentRange(value: string | undefined): ContentRange | undefined 
   return { start: Number(match[1]), end: Number(match[2]), total: match[3] === '*' ? undefined : Number(match[3]) };
 }
 
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-
 export class WebSeed {
   /** URL of each file of the torrent on this mirror, in `meta.files` order. */
   readonly fileUrls: readonly string[];
   private readonly agents: WebSeedAgents;
   private readonly ownsAgents: boolean;
-  private readonly timeoutsMs: HttpGetOptions['timeoutsMs'];
+  private readonly timeoutsMs: Readonly<Record<HttpPhase, number>>;
   private readonly maxRedirects: number;
   private readonly ignoredRangeSkipLimit: number;
-  private readonly userAgent: string;
+  private readonly userAgent: string | undefined;
   private readonly now: () => number;
   private received = 0;
   /** Which files hold a torrent range: one ranged request per file span. */
@@ -115,7 +110,7 @@ export class WebSeed {
     };
     this.maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
     this.ignoredRangeSkipLimit = options.ignoredRangeSkipLimit ?? DEFAULT_IGNORED_RANGE_SKIP_LIMIT;
-    this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.userAgent = options.userAgent;
     this.now = options.now ?? Date.now;
   }
 
@@ -174,57 +169,33 @@ export class WebSeed {
   }
 
   private async fetchSpan(span: FileSpan, out: Buffer, signal: AbortSignal): Promise<void> {
-    const { fileIndex } = span;
-    let url = this.fileUrls[fileIndex];
-    for (let redirects = 0; ; redirects++) {
-      const get = await this.send(url, span, signal);
-      try {
-        const { status, headers } = get;
-        if (status === 206) {
-          this.checkContentRange(headers['content-range'], span, url);
-          return await this.copyBody(get, span, out, 0, false);
-        }
-        if (status === 200) return await this.readIgnoringRange(get, span, out);
-        await get.drain(ERROR_BODY_DRAIN_LIMIT).catch(() => undefined);
-        if (!REDIRECT_STATUSES.has(status)) throw this.statusError(status, headers, url, fileIndex);
-        if (redirects >= this.maxRedirects) {
-          throw new WebSeedRedirectError(`more than ${this.maxRedirects} redirects, last to ${url}`, url, fileIndex);
-        }
-        url = this.redirectTarget(headers.location, url, fileIndex);
-      } finally {
-        // A response given up on, read or not, must not leave its connection half-read in the pool.
-        get.close();
-      }
-    }
-  }
-
-  private send(url: string, span: FileSpan, signal: AbortSignal): Promise<HttpGet> {
-    const headers = {
-      range: `bytes=${span.fileOffset}-${span.fileOffset + span.length - 1}`,
-      'user-agent': this.userAgent,
-      // Compressed bodies would not be the file's bytes.
-      'accept-encoding': 'identity',
-    };
-    const { agents, timeoutsMs } = this;
-    return HttpGet.send(url, { agents, headers, timeoutsMs, signal, fileIndex: span.fileIndex });
-  }
-
-  private redirectTarget(location: string | undefined, from: string, fileIndex: number): string {
-    if (location === undefined) {
-      throw new WebSeedRedirectError(`redirect without a Location header from ${from}`, from, fileIndex);
-    }
-    let target: URL;
+    let get: HttpGet | undefined;
     try {
-      target = new URL(location, from);
-    } catch {
-      const message = `redirect to an invalid URL ${JSON.stringify(location)} from ${from}`;
-      throw new WebSeedRedirectError(message, from, fileIndex);
+      get = await sendFollowingRedirects(this.fileUrls[span.fileIndex], this.requestOptions(span, signal));
+      await this.readAnswer(get, span, out);
+    } catch (error) {
+      throw asWebSeedError(error, span.fileIndex);
+    } finally {
+      // A response given up on, read or not, must not leave its connection half-read in the pool.
+      get?.close();
     }
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-      throw new WebSeedRedirectError(`redirect to unsupported ${target.protocol} URL from ${from}`, from, fileIndex);
+  }
+
+  private requestOptions(span: FileSpan, signal: AbortSignal): RedirectingGetOptions {
+    const range = `bytes=${span.fileOffset}-${span.fileOffset + span.length - 1}`;
+    const { agents, userAgent, timeoutsMs, maxRedirects } = this;
+    return { agents, headers: { range }, userAgent, timeoutsMs, signal, maxRedirects };
+  }
+
+  private async readAnswer(get: HttpGet, span: FileSpan, out: Buffer): Promise<void> {
+    const { status, headers, url } = get;
+    if (status === 206) {
+      this.checkContentRange(headers['content-range'], span, url);
+      return this.copyBody(get, span, out, 0, false);
     }
-    target.hash = '';
-    return target.href;
+    if (status === 200) return this.readIgnoringRange(get, span, out);
+    await get.discardBody();
+    throw this.statusError(status, headers, url, span.fileIndex);
   }
 
   private statusError(status: number, headers: IncomingHttpHeaders, url: string, fileIndex: number): WebSeedError {

@@ -15,23 +15,25 @@ const RANK: Record<string, number> = {
   bitfield: 0,
   metainfo: 1,
   wire: 1,
+  // the HTTP client that trackers and web seeds share
+  http: 2,
   // protocol state machines, and the hashing threads
-  hashing: 2,
-  ratelimit: 2,
-  picker: 2,
-  choker: 2,
-  tracker: 2,
-  peer: 2,
+  hashing: 3,
+  ratelimit: 3,
+  picker: 3,
+  choker: 3,
+  tracker: 3,
+  peer: 3,
   // I/O sources and sinks
-  storage: 3,
-  webseed: 3,
-  creation: 4,
+  storage: 4,
+  webseed: 4,
+  creation: 5,
   // a torrent's lifecycle and the Client
-  session: 5,
+  session: 6,
   // front ends
-  daemon: 6,
-  cli: 7,
-  '.': 7,
+  daemon: 7,
+  cli: 8,
+  '.': 8,
 };
 
 const PURE = new Set(['bencode', 'bitfield', 'metainfo', 'wire']);

@@ -1,8 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { encode } from '../../src/bencode/index.js';
 import { HttpTracker } from '../../src/tracker/http-tracker.js';
 import { parseAnnounceQuery } from '../../src/tracker/http-codec.js';
@@ -10,6 +16,7 @@ import { createTracker } from '../../src/tracker/create.js';
 import { UdpTracker } from '../../src/tracker/udp-tracker.js';
 import { TrackerFailure, TrackerProtocolError, TrackerRequestError, UnsupportedTrackerError } from '../../src/tracker/errors.js';
 import type { AnnounceParams } from '../../src/tracker/types.js';
+import { needOpenssl, selfSignedCertificate } from '../support/tls.js';
 
 const params: AnnounceParams = {
   infoHash: Uint8Array.from({ length: 20 }, (_, i) => i * 13),
@@ -94,6 +101,53 @@ test('follows a few redirects, not endless ones', async (t) => {
   await assert.rejects(new HttpTracker(`${base}/hop4`, { maxRedirections: 3 }).announce(params), TrackerRequestError);
 });
 
+test('every redirect status is followed, the Location resolved against the URL that answered', async (t) => {
+  const hops: Record<string, [number, string]> = {};
+  const { base, requests, server } = await httpServer((req, res) => {
+    const hop = hops[(req.url ?? '').split('?')[0]];
+    if (hop) res.writeHead(hop[0], { location: hop[1] }).end();
+    else res.end(ok);
+  });
+  t.after(() => closeServer(server));
+  Object.assign(hops, {
+    '/a/announce': [301, 'b'],
+    '/a/b': [303, '../c?x=1'],
+    '/c': [307, `//${new URL(base).host}/d`],
+    '/d': [308, `${base}/e#fragment`],
+  });
+  const result = await new HttpTracker(`${base}/a/announce`, { maxRedirections: 4 }).announce(params);
+  assert.equal(result.interval, 120);
+  assert.deepEqual(requests.slice(1), ['/a/b', '/c?x=1', '/d', '/e']);
+});
+
+test('a redirect to another scheme or without a Location is a request error saying so', async (t) => {
+  let location: string | undefined = 'udp://127.0.0.1:6969/announce';
+  const { base, server } = await httpServer((_req, res) => res.writeHead(302, location === undefined ? {} : { location }).end());
+  t.after(() => closeServer(server));
+  const tracker = new HttpTracker(`${base}/announce`);
+  await assert.rejects(tracker.announce(params), (e: unknown) => e instanceof TrackerRequestError && /unsupported udp: URL/.test(e.message));
+  location = undefined;
+  await assert.rejects(tracker.announce(params), (e: unknown) => e instanceof TrackerRequestError && /without a Location/.test(e.message));
+});
+
+test('the request asks for an uncompressed answer and names the client', async (t) => {
+  const headers: IncomingMessage['headers'][] = [];
+  const { base, server } = await httpServer((req, res) => {
+    headers.push(req.headers);
+    res.end(ok);
+  });
+  t.after(() => closeServer(server));
+  await new HttpTracker(`${base}/announce`).announce(params);
+  await new HttpTracker(`${base}/announce`, { userAgent: 'test-agent/1' }).announce(params);
+  assert.deepEqual(
+    headers.map((h) => [h['accept-encoding'], h['user-agent']]),
+    [
+      ['identity', 'torrent.ts'],
+      ['identity', 'test-agent/1'],
+    ],
+  );
+});
+
 test('a tracker that does not answer in time is a request error', async (t) => {
   const { base, server } = await httpServer(() => {
     /* never answers */
@@ -102,6 +156,15 @@ test('a tracker that does not answer in time is a request error', async (t) => {
   await assert.rejects(
     new HttpTracker(`${base}/announce`, { timeoutMs: 50 }).announce(params),
     (e: unknown) => e instanceof TrackerRequestError && /no answer within 50 ms/.test(e.message),
+  );
+});
+
+test('the deadline covers the whole answer, not only its start', async (t) => {
+  const { base, server } = await httpServer((_req, res) => res.writeHead(200, { 'content-length': String(ok.length) }).write(ok.subarray(0, 5)));
+  t.after(() => closeServer(server));
+  await assert.rejects(
+    new HttpTracker(`${base}/announce`, { timeoutMs: 100 }).announce(params),
+    (e: unknown) => e instanceof TrackerRequestError && /no answer within 100 ms/.test(e.message),
   );
 });
 
@@ -144,4 +207,44 @@ test('createTracker picks the client by scheme and refuses the rest', () => {
   assert.throws(() => createTracker('wss://127.0.0.1:1/'), (e: unknown) => e instanceof UnsupportedTrackerError && /"wss"/.test(e.message));
   assert.throws(() => createTracker('not a url'), UnsupportedTrackerError);
   assert.throws(() => createTracker('udp://127.0.0.1/'), UnsupportedTrackerError);
+});
+
+test('an https tracker is reached over TLS, and its idle connection does not keep the process alive', { skip: needOpenssl() }, async (t) => {
+  const tls = await selfSignedCertificate();
+  const dir = await mkdtemp(join(tmpdir(), 'torrent-ts-tracker-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const caFile = join(dir, 'ca.pem');
+  await writeFile(caFile, tls.cert);
+  const server = createTlsServer(tls, (_req, res) => res.end(ok));
+  // Longer than the test: only the client can end the idle connection before the process exits.
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => closeServer(server));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/announce`;
+  const script = `
+    const { HttpTracker } = await import(${JSON.stringify(new URL('../../src/tracker/http-tracker.js', import.meta.url).href)});
+    const params = { infoHash: new Uint8Array(20), peerId: new Uint8Array(20), port: 6881, uploaded: 0, downloaded: 0, left: 0 };
+    const result = await new HttpTracker(process.argv[1]).announce(params);
+    console.log(JSON.stringify(result));
+  `;
+  // The child trusts the self-signed certificate the way a user would: through NODE_EXTRA_CA_CERTS.
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, url], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  t.after(() => clearTimeout(killer));
+  let answeredAt: number | undefined;
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    output += text;
+    answeredAt ??= Date.now();
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 0);
+  assert.deepEqual(JSON.parse(output), { interval: 120, minInterval: 60, peers: [{ host: '127.0.0.1', port: 6881 }] });
+  // The shared pool keeps an idle connection 4 s: exiting sooner means it was not waited for.
+  const lingered = Date.now() - answeredAt!;
+  assert.ok(lingered < 2000, `exited ${lingered} ms after the answer`);
 });

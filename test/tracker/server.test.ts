@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { request } from 'undici';
 import { decode, getBytes, getInt, getList, getText, isDict } from '../../src/bencode/index.js';
 import { TrackerServer } from '../../src/tracker/server.js';
 import { HttpTracker } from '../../src/tracker/http-tracker.js';
@@ -69,8 +68,8 @@ test('HTTP: non-compact answers list dictionaries, with peer ids unless no_peer_
   await new HttpTracker(server.httpUrl).announce(peer(1));
   const get = async (suffix: string) => {
     const url = buildAnnounceUrl(server.httpUrl, peer(2)).replace('compact=1', 'compact=0') + suffix;
-    const res = await request(url);
-    const value = decode(new Uint8Array(await res.body.arrayBuffer())).value;
+    const res = await fetch(url);
+    const value = decode(new Uint8Array(await res.arrayBuffer())).value;
     assert.ok(isDict(value));
     assert.equal(getInt(value, 'min interval'), 30);
     const peers = getList(value, 'peers') ?? [];
@@ -91,9 +90,9 @@ test('HTTP: a broken announce gets a failure reason, other paths a 404', async (
   t.after(() => server.close());
   const broken = server.httpUrl.replace('/announce', '/announce?info_hash=short&peer_id=x&port=1');
   await assert.rejects(new HttpTracker(broken).announce(peer(1)), (e: unknown) => e instanceof TrackerFailure && /info_hash/.test(e.reason));
-  const res = await request(server.httpUrl.replace('/announce', '/scrape'));
-  await res.body.dump();
-  assert.equal(res.statusCode, 404);
+  const res = await fetch(server.httpUrl.replace('/announce', '/scrape'));
+  await res.arrayBuffer();
+  assert.equal(res.status, 404);
 });
 
 test('peers that stop announcing are forgotten after two intervals', async (t) => {
