@@ -5,6 +5,7 @@
  * Run with a small young generation: a transfer allocates many short-lived objects around every socket
  * read, and collecting them early keeps peak memory far lower (and GC no slower) than Node's default.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 // Each command's module is loaded when the command runs: `create` and `info` then start without loading
 // the whole client (HTTP, logging, sessions).
@@ -34,8 +35,12 @@ const threadCount = asArgument((text: string) => {
   return n;
 });
 
+/** From the package's own package.json (dist/src/cli/ → the package root). */
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('torrent')
   .description('Download, seed and create BitTorrent torrents')
+  .version(version, '-V, --version', 'print the version')
   .option('--verbose', 'show debug logs and stack traces')
   .option('--log-file <path>', 'write structured JSON logs to this file')
   .showHelpAfterError()

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { needLibtorrent } from '../support/interop.js';
 import { startLibtorrentSeeder } from '../support/libtorrent.js';
 import {
@@ -104,6 +105,13 @@ test('torrent info and info --json show name, info-hash, size, pieces, files and
       ['described/sub/two.txt', 5],
     ],
   );
+});
+
+test('--version prints the package version and exits 0', { timeout: E2E_TIMEOUT_MS }, async (t) => {
+  const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const result = await runCliToEnd(t, ['--version']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, `${version}\n`);
 });
 
 test('no peer within --timeout: exit 1 with a one-line message', { timeout: E2E_TIMEOUT_MS }, async (t) => {
