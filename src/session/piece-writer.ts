@@ -220,7 +220,7 @@ export class PieceWriter {
     let run = entry.run;
     if (run === undefined || !runTakes(run, begin, data.length, shared)) {
       this.flush(piece, entry);
-      const copyBuffer = shared ? undefined : sharedBuffers.take(Math.min(WRITE_RUN_BYTES, this.picker.pieceSize(piece) - begin));
+      const copyBuffer = shared ? undefined : sharedBuffers.take(this.runCapacity(piece, entry, begin, data.length));
       run = entry.run = { begin, end: begin, blocks: [], copyBuffer };
     }
     if (run.copyBuffer) {
@@ -231,6 +231,15 @@ export class PieceWriter {
       run.blocks.push(data);
     }
     run.end += data.length;
+  }
+
+  /**
+   * A run that extends the piece's written prefix grows block by block into a full write. A block anywhere
+   * else lands where the piece's writes are scattered (out of order, no assembly memory left): it is written
+   * on its own, so its buffer is its own size, not a megabyte.
+   */
+  private runCapacity(piece: number, entry: PieceInFlight, begin: number, length: number): number {
+    return entry.prefixEnd === begin ? Math.min(WRITE_RUN_BYTES, this.picker.pieceSize(piece) - begin) : length;
   }
 
   /** From now on the piece's blocks are copied into one buffer, starting with the run not yet written. */

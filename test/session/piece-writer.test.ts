@@ -264,6 +264,21 @@ test('blocks out of order with no assembly memory: written where they belong, st
   assertNothingHeld(h);
 });
 
+test('scattered blocks of large pieces each hold a buffer of about their own size, not of a write run', async (t) => {
+  const BIG_BLOCK = 16 * 1024;
+  const h = await setUp(t, [{ path: ['big.bin'], length: 3 * 2 * 1024 * 1024 }], 8, { maxAssemblyBytes: 0 }, 2 * 1024 * 1024, BIG_BLOCK);
+  const a = source('A');
+  deliver(h, a, scrambled(requestAll(h, a), 8));
+  await allVerified(h);
+  await assertFilesMatch(h);
+  // A pooled buffer is at least 64 KiB; a megabyte for a 16 KiB block would let memory grow 64-fold.
+  for (const w of h.writes) {
+    const held = w.data.buffer.byteLength;
+    assert.ok(held <= 2 * Math.max(w.data.length, 64 * 1024), `a ${w.data.length}-byte write held ${held} bytes`);
+  }
+  assertNothingHeld(h);
+});
+
 for (const [mode, options] of [
   ['assembled', {}],
   ['written block by block', { maxAssemblyBytes: 0 }],
