@@ -28,24 +28,31 @@ export interface Sha1PoolOptions {
 class HashThread {
   readonly worker: Worker;
   readonly waiting = new Map<number, { resolve: (digest: Buffer) => void; reject: (err: Error) => void }>();
-  /** Pooled buffers posted for hashing, oldest first; each is released when the worker says it is done. */
-  private readonly reading: Uint8Array[] = [];
+  /**
+   * Pooled buffers posted for hashing, oldest first; each is released, and its poster told, when the worker
+   * says it has read it.
+   */
+  private readonly reading: { data: Uint8Array; read: () => void }[] = [];
   failure: Error | undefined;
 
   constructor(onFailure: (thread: HashThread) => void) {
     this.worker = new Worker(new URL('./sha1-worker.js', import.meta.url));
-    // An idle pool must not keep the process alive; a digest being waited for must.
+    // An idle pool must not keep the process alive; a digest or a read being waited for must.
     this.worker.unref();
     this.worker.on('message', (reply: Sha1Reply) => {
       if (reply.type === 'hashed') {
         const done = this.reading.shift();
-        if (done !== undefined) sharedBuffers.release(done);
+        if (done !== undefined) {
+          sharedBuffers.release(done.data);
+          done.read();
+          this.unrefWhenIdle();
+        }
         return;
       }
       const waiter = this.waiting.get(reply.id);
       if (waiter === undefined) return;
       this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) this.worker.unref();
+      this.unrefWhenIdle();
       waiter.resolve(Buffer.from(reply.digest.buffer, reply.digest.byteOffset, reply.digest.length));
     });
     this.worker.on('error', (err) => this.fail(new Sha1PoolError(`hashing thread failed: ${err.message}`, { cause: err }), onFailure));
@@ -56,23 +63,38 @@ class HashThread {
     if (this.failure === undefined) this.worker.postMessage(request);
   }
 
-  /** Posts bytes of a pooled buffer the caller holds a reference to; the reference is released once hashed. */
-  postPooled(id: number, data: Uint8Array): void {
+  /**
+   * Posts bytes of a pooled buffer the caller holds a reference to; the reference is released once they are
+   * read, and then the result resolves (at once if the thread has failed: its digest reports that).
+   */
+  postPooled(id: number, data: Uint8Array): Promise<void> {
     if (this.failure !== undefined) {
       sharedBuffers.release(data);
-      return;
+      return Promise.resolve();
     }
-    this.reading.push(data);
-    this.worker.postMessage({ op: 'update', id, data, ack: true } satisfies Sha1Request);
+    return new Promise((read) => {
+      if (this.idle) this.worker.ref();
+      this.reading.push({ data, read });
+      this.worker.postMessage({ op: 'update', id, data, ack: true } satisfies Sha1Request);
+    });
   }
 
   digest(id: number): Promise<Buffer> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      if (this.waiting.size === 0) this.worker.ref();
+      if (this.idle) this.worker.ref();
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ op: 'digest', id } satisfies Sha1Request);
     });
+  }
+
+  /** Nothing is being waited for: no digest, no read. */
+  private get idle(): boolean {
+    return this.waiting.size === 0 && this.reading.length === 0;
+  }
+
+  private unrefWhenIdle(): void {
+    if (this.idle) this.worker.unref();
   }
 
   fail(error: Error, onFailure: (thread: HashThread) => void): void {
@@ -84,7 +106,10 @@ class HashThread {
     // The worker is gone or going: buffers it was reading are free once it has stopped.
     const reading = this.reading.splice(0);
     void this.worker.terminate().then(() => {
-      for (const data of reading) sharedBuffers.release(data);
+      for (const { data, read } of reading) {
+        sharedBuffers.release(data);
+        read();
+      }
     });
   }
 }
@@ -102,20 +127,24 @@ export class Sha1Stream {
    * Feeds bytes. Bytes in a buffer of `sharedBuffers` are read in place (the stream holds a reference until
    * it has read them, so the caller may release its own at once); other shared memory is read in place too
    * and must not change until the digest is known; ordinary memory is copied now.
+   *
+   * Resolves once the hashing thread has read the bytes (at once for other shared memory), so a caller can
+   * keep the memory waiting to be hashed bounded. Never rejects: a failed pool is reported by digest().
    */
-  update(data: Uint8Array): void {
+  update(data: Uint8Array): Promise<void> {
     this.assertOpen();
-    if (data.length === 0) return;
+    if (data.length === 0) return Promise.resolve();
     if (sharedBuffers.isLive(data)) {
       sharedBuffers.retain(data);
-      this.thread.postPooled(this.id, data);
-    } else if (data.buffer instanceof SharedArrayBuffer) {
-      this.thread.post({ op: 'update', id: this.id, data, ack: false });
-    } else {
-      const copy = sharedBuffers.take(data.length);
-      copyInto(copy, data, 0);
-      this.thread.postPooled(this.id, copy);
+      return this.thread.postPooled(this.id, data);
     }
+    if (data.buffer instanceof SharedArrayBuffer) {
+      this.thread.post({ op: 'update', id: this.id, data, ack: false });
+      return Promise.resolve();
+    }
+    const copy = sharedBuffers.take(data.length);
+    copyInto(copy, data, 0);
+    return this.thread.postPooled(this.id, copy);
   }
 
   /** Feeds `length` zero bytes (BEP 47 padding). */

@@ -107,6 +107,8 @@ export class TorrentStorage {
    * the contiguous prefix. A block lying wholly inside the already-hashed prefix is not written again, so what
    * is on disk always matches what was hashed. The hash runs on another thread: data in a `sharedBuffers`
    * buffer is read there in place (the caller keeps its reference until this settles), other data is copied.
+   * It settles once the hashing thread has read the block too, so a caller that bounds its writes in flight
+   * (PieceWriter's backlog) also bounds the memory waiting to be hashed when that thread falls behind.
    */
   writeBlock(piece: number, begin: number, data: Uint8Array): Promise<void> {
     return this.run(async () => {
@@ -123,9 +125,10 @@ export class TorrentStorage {
         try {
           await this.writeSpans(spans, data, skip);
           if (begin + skip === state.hashedUpTo) {
-            hashSpans(state.hash, this.layout, spans, data, skip);
+            const read = hashSpans(state.hash, this.layout, spans, data, skip);
             state.hashedUpTo = end;
             await this.hashLandedBlocks(piece, state);
+            await read;
           } else {
             addRange(state.landed, begin + skip, end);
           }
@@ -298,7 +301,8 @@ export class TorrentStorage {
         const buf = sharedBuffers.take(n);
         try {
           await this.readRange(offset + done, buf, n);
-          hash.update(buf);
+          // Not awaited: the next read overlaps this chunk's hashing (a piece's worth of memory at most).
+          void hash.update(buf);
         } finally {
           sharedBuffers.release(buf);
         }
@@ -452,14 +456,17 @@ async function forEachConcurrently<T>(items: readonly T[], fn: (item: T) => Prom
 }
 
 /** Feeds `data[skip..]` to the hash, with padding spans as zeros: exactly what a later read from disk sees. */
-function hashSpans(hash: Sha1Stream, layout: PieceLayout, spans: FileSpan[], data: Uint8Array, skip: number): void {
+/** Feeds data[skip..] to the hash, padding spans as zeros; resolves once the hashing thread has read it. */
+async function hashSpans(hash: Sha1Stream, layout: PieceLayout, spans: FileSpan[], data: Uint8Array, skip: number): Promise<void> {
+  const reads: Promise<void>[] = [];
   for (const s of spans) {
     const from = Math.max(s.bufferOffset, skip);
     const to = s.bufferOffset + s.length;
     if (from >= to) continue;
     if (layout.isPadding(s)) hash.zeros(to - from);
-    else hash.update(data.subarray(from, to));
+    else reads.push(hash.update(data.subarray(from, to)));
   }
+  await Promise.all(reads);
 }
 
 /** Inserts [start, end) into sorted non-overlapping ranges, merging with neighbours it touches. */

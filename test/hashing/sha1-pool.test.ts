@@ -195,6 +195,21 @@ test('pooled buffers a stream read are released once hashed', async () => {
   });
 });
 
+test("update() resolves once the thread has read the bytes, with the stream's reference already released", async () => {
+  await withPool(1, async (pool) => {
+    const stream = pool.stream();
+    const buf = sharedBuffers.take(200_000).fill(7);
+    const read = stream.update(buf);
+    sharedBuffers.release(buf);
+    assert.equal(sharedBuffers.isLive(buf), true, 'held until read');
+    await read;
+    assert.equal(sharedBuffers.isLive(buf), false, 'released when update() resolved');
+    // Ordinary memory is copied into a pooled buffer, which is read and released the same way.
+    await stream.update(Buffer.alloc(1000, 7));
+    assert.deepEqual(await stream.digest(), sha1(Buffer.alloc(200_000, 7), Buffer.alloc(1000, 7)));
+  });
+});
+
 test('buffers held by a closed pool are released once its threads have stopped', async () => {
   const pool = new Sha1Pool({ threads: 1 });
   const buf = sharedBuffers.take(50_000);
