@@ -16,7 +16,6 @@ import { StorageError, isMissingData, toStorageError } from './errors.js';
 import { FileHandlePool } from './handles.js';
 import { PieceLayout, type FileSpan } from './layout.js';
 import { resolveFilePaths } from './paths.js';
-import { SerialQueues } from './serial-queues.js';
 
 export { StorageError, StoragePathError } from './errors.js';
 export { PieceLayout, type FileSpan } from './layout.js';
@@ -68,14 +67,8 @@ export class TorrentStorage {
   private readonly pool: FileHandlePool;
   private readonly hasher: Sha1Pool;
   private readonly inFlight = new Map<number, PieceHashState>();
-  /** Writes, finishes and verifies of one piece run one after another. */
-  private readonly pieceQueues = new SerialQueues<number>();
-  /**
-   * Writes to one file run one at a time. Buffered writes to a file at once contend for its inode lock in the
-   * kernel, where the waiting threads spin (about a tenth of a CPU second per GiB downloaded), and a single
-   * thread fills the page cache faster than the network delivers.
-   */
-  private readonly fileWrites = new SerialQueues<number>();
+  /** Per piece, the tail of its queue: writes, finishes and verifies of one piece run one after another. */
+  private readonly pieceQueues = new Map<number, Promise<void>>();
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
 
@@ -113,7 +106,7 @@ export class TorrentStorage {
   writeBlock(piece: number, begin: number, data: Uint8Array): Promise<void> {
     return this.run(async () => {
       const spans = this.layout.pieceSpans(piece, begin, data.length);
-      return this.pieceQueues.run(piece, async () => {
+      return this.serialize(piece, async () => {
         let state = this.inFlight.get(piece);
         if (!state) {
           state = { hash: this.hasher.stream(), hashedUpTo: 0, landed: [], poisoned: false };
@@ -163,7 +156,7 @@ export class TorrentStorage {
   finishPiece(piece: number): Promise<boolean> {
     return this.run(async () => {
       const size = this.layout.pieceSize(piece);
-      return this.pieceQueues.run(piece, async () => {
+      return this.serialize(piece, async () => {
         const state = this.inFlight.get(piece);
         this.inFlight.delete(piece);
         if (!state) return this.hashPieceFromDisk(piece);
@@ -193,7 +186,7 @@ export class TorrentStorage {
   verifyPiece(piece: number): Promise<boolean> {
     return this.run(async () => {
       this.layout.pieceSize(piece);
-      return this.pieceQueues.run(piece, () => this.hashPieceFromDisk(piece));
+      return this.serialize(piece, () => this.hashPieceFromDisk(piece));
     });
   }
 
@@ -268,6 +261,20 @@ export class TorrentStorage {
     const forget = () => this.running.delete(p);
     p.then(forget, forget);
     return p;
+  }
+
+  private serialize<T>(piece: number, op: () => Promise<T>): Promise<T> {
+    const previous = this.pieceQueues.get(piece) ?? Promise.resolve();
+    const result = previous.then(op);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pieceQueues.set(piece, tail);
+    void tail.then(() => {
+      if (this.pieceQueues.get(piece) === tail) this.pieceQueues.delete(piece);
+    });
+    return result;
   }
 
   /** Feeds blocks already on disk that now continue the hashed prefix (re-read, never kept in memory). */
@@ -422,10 +429,8 @@ export class TorrentStorage {
       const from = Math.max(s.bufferOffset, skip);
       const to = s.bufferOffset + s.length;
       if (this.layout.isPadding(s) || from >= to) return;
-      await this.fileWrites.run(s.fileIndex, () =>
-        this.pool.use(s.fileIndex, true, (handle) =>
-          writeFully(handle, data.subarray(from, to), s.fileOffset + (from - s.bufferOffset), this.paths[s.fileIndex]),
-        ),
+      await this.pool.use(s.fileIndex, true, (handle) =>
+        writeFully(handle, data.subarray(from, to), s.fileOffset + (from - s.bufferOffset), this.paths[s.fileIndex]),
       );
     });
   }
