@@ -23,7 +23,8 @@ export type ByteReceiver = (bytes: Uint8Array) => void;
 
 /**
  * A TCP connection to a peer and the one place its received bytes go, replaced as the handshake hands over to
- * the message stream. While there is no receiver the socket is kept paused.
+ * the message stream. Between two receivers the socket must be paused (readHandshake leaves it so), or bytes
+ * would be dropped.
  */
 export class PeerSocket {
   receiver: ByteReceiver | undefined;
