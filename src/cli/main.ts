@@ -1,9 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * The `torrent` command: a thin front end over the library's Client.
  *
- * Run with a small young generation: a transfer allocates many short-lived objects around every socket
- * read, and collecting them early keeps peak memory far lower (and GC no slower) than Node's default.
+ * Run with a small young generation (4 MiB semi-spaces, Node's default is 16): peak memory stays far lower
+ * than with the default. 1 MiB saved another 8 to 10 MiB of RSS but cost twice the scavenging time, about 5%
+ * of a download's CPU.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
