@@ -251,7 +251,8 @@ export class PiecePicker<P = unknown> {
     const record = this.record(peer);
     for (const piece of record.outstanding.keys()) {
       if (picked.length >= count) break;
-      if (this.partial.has(piece)) this.takeFreeBlocks(peer, record, piece, count - picked.length, picked);
+      // A later bitfield may have taken the piece away from what this peer says it has.
+      if (this.partial.has(piece) && hasPiece(piece)) this.takeFreeBlocks(peer, record, piece, count - picked.length, picked);
     }
     for (const piece of this.partial) {
       if (picked.length >= count) break;

@@ -101,6 +101,15 @@ test('pieces we have and pieces the peer lacks are never picked', () => {
   assert.deepEqual(picker.pickBlocks('p', peerHas, 10), []);
 });
 
+test('a piece a later bitfield takes away is not picked, even one this peer already works on', () => {
+  const picker = new PiecePicker<string>({ pieceCount: 1, pieceLength: 32 * KiB, totalLength: 32 * KiB });
+  picker.peerHasAll('p');
+  assert.deepEqual(picker.pickBlocks('p', 'all', 1).map(key), ['0/0']);
+  const none = new Bitfield(1);
+  picker.addPeerBitfield('p', none);
+  assert.deepEqual(picker.pickBlocks('p', none, 1), []);
+});
+
 test('a block is handed out once until endgame, then to each other peer at most once', () => {
   const picker = new PiecePicker<string>({ pieceCount: 4, pieceLength: 32 * KiB, totalLength: 128 * KiB, random: seededRandom(3) });
   for (const peer of ['a', 'b', 'c']) picker.peerHasAll(peer);
