@@ -3,6 +3,7 @@
  * per file the range touches, and assembles the answer. A single attempt per call: retrying, backoff and
  * giving up on a mirror are WebSeedSource's job.
  */
+import { setMaxListeners } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { copyInto, sharedBuffers } from '../hashing/index.js';
 import { FileLayout, type FileSpan, type Metainfo } from '../metainfo/index.js';
@@ -144,6 +145,9 @@ export class WebSeed {
     }
     // One failed span makes the whole range useless: stop the others instead of letting them finish.
     const spansController = new AbortController();
+    // Each span's request listens to the signal: a range over many small files is that many listeners at
+    // once, not a leak.
+    setMaxListeners(Math.max(10, spans.length), spansController.signal);
     const forwardAbort = () => spansController.abort(signal?.reason);
     signal?.addEventListener('abort', forwardAbort, { once: true });
     const requests = spans.map((span) => this.fetchSpan(span, out, spansController.signal));

@@ -80,6 +80,25 @@ test('nginx: a multi-file torrent, ranges across files, padding and an empty fil
   assert.equal(source.state, 'active');
 });
 
+test('nginx: one range over sixteen files is sixteen requests at once, without a listener-leak warning', { skip: needNginx() }, async (t) => {
+  const folder = await makeServedFolder();
+  t.after(() => folder.remove());
+  const files = Array.from({ length: 16 }, (_, i) => ({ path: [`part ${i}.bin`], length: 1000 + i }));
+  const { meta, data } = await multiFileTorrent(folder.root, 'many small files', files, PIECE);
+  const nginx = await startNginx(folder.root);
+  t.after(() => nginx.stop());
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+
+  const seed = new WebSeed(nginx.url, meta, { connectionsPerHost: 16 });
+  t.after(() => seed.close());
+  assert.deepEqual(await seed.fetchRange(0, data.length), data);
+  await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on a later tick
+  assert.deepEqual(warnings, []);
+});
+
 test('nginx: a file missing on the mirror spoils only the pieces it touches', { skip: needNginx() }, async (t) => {
   const folder = await makeServedFolder();
   t.after(() => folder.remove());
