@@ -460,8 +460,10 @@ async function forEachConcurrently<T>(items: readonly T[], fn: (item: T) => Prom
   if (rejected) throw rejected.reason;
 }
 
-/** Feeds `data[skip..]` to the hash, with padding spans as zeros: exactly what a later read from disk sees. */
-/** Feeds data[skip..] to the hash, padding spans as zeros; resolves once the hashing thread has read it. */
+/**
+ * Feeds `data[skip..]` to the hash, with padding spans as zeros: exactly what a later read from disk sees.
+ * Resolves once the hashing thread has read it.
+ */
 async function hashSpans(hash: Sha1Stream, layout: PieceLayout, spans: FileSpan[], data: Uint8Array, skip: number): Promise<void> {
   const reads: Promise<void>[] = [];
   for (const s of spans) {
