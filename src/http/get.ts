@@ -1,19 +1,17 @@
 /**
- * One GET on node:http / node:https, from sending it to the end of its body, every phase timed and
- * abortable. Failures come out as HttpErrors or the signal's reason.
+ * One GET on a pooled connection, from sending it to the end of its body, every phase timed and abortable.
+ * Failures come out as HttpErrors or the signal's reason.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
-import type { Socket } from 'node:net';
-import type { HttpAgents } from './agents.js';
+import type { HttpConnection, HttpExchange, HttpHeaders } from './connection.js';
 import { HttpConnectionError, HttpTimeoutError } from './errors.js';
+import type { HttpConnectionPool } from './pool.js';
 
 export type HttpPhase = HttpTimeoutError['phase'];
 
 export interface HttpGetOptions {
-  agents: HttpAgents;
-  /** Headers to send besides user-agent and accept-encoding, e.g. range. */
-  headers?: http.OutgoingHttpHeaders;
+  pool: HttpConnectionPool;
+  /** Headers to send besides host, user-agent and accept-encoding, e.g. range. */
+  headers?: Readonly<Record<string, string>>;
   /** Default "torrent.ts". */
   userAgent?: string;
   /**
@@ -36,14 +34,14 @@ interface Pending {
 
 /**
  * One GET on a pooled connection. A body read to its end leaves the connection to the pool; anything else
- * that ends the exchange (a failure, an abort, close() before the end) destroys it, so no half-read
+ * that ends the exchange (a failure, an abort, close() before the end) closes it, so no half-read
  * response is ever reused.
  */
 export class HttpGet {
   private readonly target: URL;
-  private readonly secure: boolean;
-  private readonly request: http.ClientRequest;
-  private response: http.IncomingMessage | undefined;
+  private connection: HttpConnection | undefined;
+  private answer: { status: number; headers: HttpHeaders } | undefined;
+  private onChunk: ((chunk: Buffer) => boolean) | undefined;
   /** The timer of the current phase. */
   private timer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -51,7 +49,17 @@ export class HttpGet {
   private pending: Pending | undefined;
   /** Set when the exchange failed: later steps reject with it. */
   private failure: { error: unknown } | undefined;
+  /** Failed before any response byte came, on a connection that had served earlier requests. */
+  private lostUnanswered = false;
   private readonly onAbort = () => this.fail(this.options.signal.reason);
+  /** What the connection reports to. */
+  private readonly exchange: HttpExchange = {
+    onConnected: () => this.startPhase('headers'),
+    onHeaders: (status, headers) => this.onHeaders(status, headers),
+    onBody: (chunk) => this.onBody(chunk),
+    onEnd: () => this.end(),
+    onError: (error, responded) => this.onConnectionError(error, responded),
+  };
 
   /** Sends a GET for `url`; resolves once the response headers are in. */
   static async send(url: string, options: HttpGetOptions): Promise<HttpGet> {
@@ -59,12 +67,12 @@ export class HttpGet {
       options.signal.throwIfAborted();
       const get = new HttpGet(url, options);
       try {
-        await get.step(() => get.request.end());
+        await get.start();
         return get;
       } catch (error) {
         // Servers close idle keep-alive connections without warning (some after every answer), and a request
         // may go out on one just then. It was not answered: send it again, on another connection.
-        if (!get.lostOnStaleConnection(error)) throw error;
+        if (!get.lostUnanswered) throw error;
       }
     }
   }
@@ -75,45 +83,25 @@ export class HttpGet {
     private readonly options: HttpGetOptions,
   ) {
     this.target = new URL(url);
-    this.secure = this.target.protocol === 'https:';
-    const { agents } = options;
-    const headers = {
-      'user-agent': options.userAgent ?? DEFAULT_USER_AGENT,
-      // Bodies are passed on as sent: a compressed one would not be what was asked for.
-      'accept-encoding': 'identity',
-      ...options.headers,
-    };
-    this.request = this.secure
-      ? https.request(this.target, { agent: agents.https, headers })
-      : http.request(this.target, { agent: agents.http, headers });
-    // Stays attached after the exchange ends: destroying a request makes it emit 'error' later.
-    this.request.on('error', (error) => this.fail(this.connectionError(error)));
-    this.request.on('socket', (socket) => this.timeConnect(socket));
-    this.request.on('response', (response) => this.onResponse(response));
-    options.signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
   get status(): number {
-    return this.response?.statusCode ?? 0;
+    return this.answer?.status ?? 0;
   }
 
-  get headers(): http.IncomingHttpHeaders {
-    return this.response?.headers ?? {};
+  get headers(): HttpHeaders {
+    return this.answer?.headers ?? {};
   }
 
   /**
    * Passes each body chunk to `onChunk` until the body ends, or until `onChunk` returns false: the rest is
-   * then abandoned, closing the connection. Rejects with the exchange's failure.
+   * then abandoned, closing the connection. A chunk is valid only during the call: copy what is kept.
+   * Rejects with the exchange's failure.
    */
   readBody(onChunk: (chunk: Buffer) => boolean): Promise<void> {
     return this.step(() => {
-      const response = this.response;
-      response?.on('data', (chunk: Buffer) => {
-        if (this.ended) return;
-        this.timer?.refresh();
-        if (!onChunk(chunk)) this.close();
-      });
-      response?.once('end', () => this.end());
+      this.onChunk = onChunk;
+      this.connection?.releaseBody();
     });
   }
 
@@ -126,11 +114,69 @@ export class HttpGet {
     await this.readBody((chunk) => (read += chunk.length) <= DISCARDED_BODY_LIMIT).catch(() => undefined);
   }
 
-  /** Ends the exchange, destroying the connection unless the body was read to its end. Idempotent. */
+  /** Ends the exchange, closing the connection unless the body was read to its end. Idempotent. */
   close(): void {
     if (!this.finish()) return;
-    this.destroy();
+    this.connection?.destroy();
     this.pending?.resolve();
+  }
+
+  private onHeaders(status: number, headers: HttpHeaders): void {
+    this.answer = { status, headers };
+    // The body's reader attaches once the caller has seen the status, a turn later.
+    this.connection?.holdBody();
+    this.startPhase('body');
+    this.pending?.resolve();
+  }
+
+  private onBody(chunk: Buffer): void {
+    if (this.ended || this.onChunk === undefined) return;
+    this.timer?.refresh();
+    if (!this.onChunk(chunk)) this.close();
+  }
+
+  /** The body was read to its end: the connection goes back to the pool. */
+  private end(): void {
+    if (!this.finish()) return;
+    if (this.connection !== undefined) this.options.pool.release(this.connection);
+    this.pending?.resolve();
+  }
+
+  private onConnectionError(error: Error, responded: boolean): void {
+    this.lostUnanswered = !responded && this.connection?.reused === true;
+    const message = `connection to ${this.target.host} failed: ${error.message}`;
+    this.fail(new HttpConnectionError(message, this.url, { cause: error }));
+  }
+
+  /** Takes a connection (untimed while waiting for a free one) and sends the request on it. */
+  private async start(): Promise<void> {
+    const { pool, signal } = this.options;
+    const head = this.requestHead();
+    const connection = await pool.acquire(this.target, signal);
+    this.connection = connection;
+    await this.step(() => {
+      if (signal.aborted) return this.fail(signal.reason);
+      signal.addEventListener('abort', this.onAbort, { once: true });
+      this.startPhase(connection.connecting ? 'connect' : 'headers');
+      connection.send(head, this.exchange);
+    });
+  }
+
+  private requestHead(): string {
+    const headers: Record<string, string> = {
+      host: this.target.host,
+      'user-agent': this.options.userAgent ?? DEFAULT_USER_AGENT,
+      // Bodies are passed on as sent: a compressed one would not be what was asked for.
+      'accept-encoding': 'identity',
+      ...this.options.headers,
+    };
+    let head = `GET ${this.target.pathname}${this.target.search} HTTP/1.1\r\n`;
+    for (const [name, value] of Object.entries(headers)) {
+      // A line break in a value would let it write headers (or a request) of its own.
+      if (/[\r\n]/.test(value)) throw new TypeError(`invalid value for HTTP header ${name}: ${JSON.stringify(value)}`);
+      head += `${name}: ${value}\r\n`;
+    }
+    return `${head}\r\n`;
   }
 
   private step(start: () => void): Promise<void> {
@@ -141,20 +187,6 @@ export class HttpGet {
     });
   }
 
-  /** A new connection is timed until it is up (TLS included); a pooled one is up already. */
-  private timeConnect(socket: Socket): void {
-    if (!socket.connecting) return this.startPhase('headers');
-    this.startPhase('connect');
-    socket.once(this.secure ? 'secureConnect' : 'connect', () => this.startPhase('headers'));
-  }
-
-  private onResponse(response: http.IncomingMessage): void {
-    this.response = response;
-    response.on('error', (error) => this.fail(this.connectionError(error)));
-    this.startPhase('body');
-    this.pending?.resolve();
-  }
-
   private startPhase(phase: HttpPhase): void {
     clearTimeout(this.timer);
     const timeoutMs = this.options.timeoutsMs?.[phase];
@@ -162,15 +194,10 @@ export class HttpGet {
     this.timer = this.ended || timeoutMs === undefined ? undefined : setTimeout(expire, timeoutMs);
   }
 
-  /** The body was read to its end: the connection goes back to the pool. */
-  private end(): void {
-    if (this.finish()) this.pending?.resolve();
-  }
-
   private fail(error: unknown): void {
     if (!this.finish()) return;
     this.failure = { error };
-    this.destroy();
+    this.connection?.destroy();
     this.pending?.reject(error);
   }
 
@@ -181,22 +208,5 @@ export class HttpGet {
     clearTimeout(this.timer);
     this.options.signal.removeEventListener('abort', this.onAbort);
     return true;
-  }
-
-  private destroy(): void {
-    this.response?.destroy();
-    this.request.destroy();
-  }
-
-  /** Whether `error` is a pooled connection closed by the server before it answered. */
-  private lostOnStaleConnection(error: unknown): boolean {
-    if (!this.request.reusedSocket || !(error instanceof HttpConnectionError)) return false;
-    const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
-    return code === 'ECONNRESET' || code === 'EPIPE';
-  }
-
-  private connectionError(error: Error): HttpConnectionError {
-    const message = `connection to ${this.target.host} failed: ${error.message}`;
-    return new HttpConnectionError(message, this.url, { cause: error });
   }
 }

@@ -1,5 +1,5 @@
 /** HTTP(S) tracker client (BEP 3 announce) on the shared HTTP client. */
-import { type HttpGet, createHttpAgents, sendFollowingRedirects } from '../http/index.js';
+import { type HttpGet, HttpConnectionPool, sendFollowingRedirects } from '../http/index.js';
 import { buildAnnounceUrl, parseAnnounceResponse } from './http-codec.js';
 import { TrackerFailure, TrackerProtocolError, TrackerRequestError } from './errors.js';
 import type { AnnounceParams, AnnounceResult, Tracker } from './types.js';
@@ -19,7 +19,7 @@ export interface HttpTrackerOptions {
  * Announces to one tracker are minutes apart: an idle connection only serves a burst of torrents announcing
  * together, and is dropped before servers' usual 5 s keep-alive, so they rarely close it under a request.
  */
-const sharedAgents = createHttpAgents({ idleTimeoutMs: 4_000 });
+const sharedPool = new HttpConnectionPool({ idleTimeoutMs: 4_000 });
 
 interface Answer {
   status: number;
@@ -66,7 +66,7 @@ export class HttpTracker implements Tracker {
   private async fetch(target: string, signal: AbortSignal | undefined): Promise<Answer> {
     const deadline = AbortSignal.timeout(this.timeoutMs);
     const options = {
-      agents: sharedAgents,
+      pool: sharedPool,
       userAgent: this.userAgent,
       signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
       maxRedirects: this.maxRedirections,
@@ -92,7 +92,7 @@ export class HttpTracker implements Tracker {
     let total = 0;
     await get.readBody((chunk) => {
       total += chunk.length;
-      chunks.push(chunk);
+      chunks.push(Buffer.from(chunk));
       return total <= this.maxResponseBytes;
     });
     if (total > this.maxResponseBytes) {

@@ -1,7 +1,7 @@
 /** BEP 19 web seeds: HTTP mirrors of a torrent's files as a piece source. */
 export { parseWebSeedList, webSeedFileUrls, encodePathSegment, type WebSeedList } from './url.js';
 export { WebSeed, parseRetryAfter, type WebSeedOptions } from './webseed.js';
-export { createWebSeedAgents, type WebSeedAgents } from './transport.js';
+export { createWebSeedConnections } from './transport.js';
 export {
   WebSeedSource,
   systemClock,

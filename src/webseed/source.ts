@@ -211,7 +211,7 @@ export class WebSeedSource extends EventEmitter<WebSeedSourceEvents> {
     }
   }
 
-  /** Close this source's connections (not those of shared agents). */
+  /** Close this source's connections (not those of a shared pool). */
   async close(): Promise<void> {
     await this.seed.close();
   }

@@ -1,20 +1,17 @@
 /**
- * The web seeds' use of the shared HTTP client: connection pools suited to fetching pieces, and its failures
+ * The web seeds' use of the shared HTTP client: a connection pool suited to fetching pieces, and its failures
  * told as web seed errors.
  */
-import { HttpConnectionError, HttpRedirectError, HttpTimeoutError, createHttpAgents, type HttpAgents } from '../http/index.js';
+import { HttpConnectionError, HttpConnectionPool, HttpRedirectError, HttpTimeoutError } from '../http/index.js';
 import { WebSeedConnectionError, WebSeedRedirectError, WebSeedTimeoutError } from './errors.js';
-
-/** The keep-alive connection pools of web seeds, one per scheme. */
-export type WebSeedAgents = HttpAgents;
 
 const DEFAULT_CONNECTIONS_PER_HOST = 4;
 /** Idle keep-alive connections are kept this long, so back-to-back piece requests skip the handshake. */
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
-/** Keep-alive connection pools suited to web seeds, for sharing between several WebSeeds. */
-export function createWebSeedAgents(options: { connectionsPerHost?: number } = {}): WebSeedAgents {
-  return createHttpAgents({
+/** A keep-alive connection pool suited to web seeds, for sharing between several WebSeeds. */
+export function createWebSeedConnections(options: { connectionsPerHost?: number } = {}): HttpConnectionPool {
+  return new HttpConnectionPool({
     connectionsPerHost: options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST,
     idleTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
   });

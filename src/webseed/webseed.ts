@@ -4,10 +4,16 @@
  * giving up on a mirror are WebSeedSource's job.
  */
 import { setMaxListeners } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http';
 import { copyInto, sharedBuffers } from '../hashing/index.js';
 import { FileLayout, type FileSpan, type Metainfo } from '../metainfo/index.js';
-import { type HttpGet, type HttpPhase, type RedirectingGetOptions, sendFollowingRedirects } from '../http/index.js';
+import {
+  type HttpConnectionPool,
+  type HttpGet,
+  type HttpHeaders,
+  type HttpPhase,
+  type RedirectingGetOptions,
+  sendFollowingRedirects,
+} from '../http/index.js';
 import {
   WebSeedBusyError,
   WebSeedError,
@@ -16,16 +22,16 @@ import {
   WebSeedRangeError,
   WebSeedShortBodyError,
 } from './errors.js';
-import { type WebSeedAgents, asWebSeedError, createWebSeedAgents } from './transport.js';
+import { asWebSeedError, createWebSeedConnections } from './transport.js';
 import { webSeedFileUrls } from './url.js';
 
 export interface WebSeedOptions {
   /**
-   * Connection pools to use, e.g. ones shared by all web seeds of a client (see createWebSeedAgents), or
-   * agents with other TLS settings. Not destroyed by close(). When absent the web seed makes its own.
+   * Connection pool to use, e.g. one shared by all web seeds of a client (see createWebSeedConnections), or
+   * one with other TLS settings. Not destroyed by close(). When absent the web seed makes its own.
    */
-  agents?: WebSeedAgents;
-  /** Parallel keep-alive connections per host for own agents. Default 4. */
+  connections?: HttpConnectionPool;
+  /** Parallel keep-alive connections per host for an own pool. Default 4. */
   connectionsPerHost?: number;
   /** Until a new connection is up, TLS handshake included. Default 10 s. */
   connectTimeoutMs?: number;
@@ -83,8 +89,8 @@ function parseContentRange(value: string | undefined): ContentRange | undefined 
 export class WebSeed {
   /** URL of each file of the torrent on this mirror, in `meta.files` order. */
   readonly fileUrls: readonly string[];
-  private readonly agents: WebSeedAgents;
-  private readonly ownsAgents: boolean;
+  private readonly pool: HttpConnectionPool;
+  private readonly ownsPool: boolean;
   private readonly timeoutsMs: Readonly<Record<HttpPhase, number>>;
   private readonly maxRedirects: number;
   private readonly ignoredRangeSkipLimit: number;
@@ -102,8 +108,8 @@ export class WebSeed {
   ) {
     this.fileUrls = webSeedFileUrls(url, meta);
     this.layout = new FileLayout(meta);
-    this.ownsAgents = options.agents === undefined;
-    this.agents = options.agents ?? createWebSeedAgents(options);
+    this.ownsPool = options.connections === undefined;
+    this.pool = options.connections ?? createWebSeedConnections(options);
     this.timeoutsMs = {
       connect: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       headers: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
@@ -165,11 +171,9 @@ export class WebSeed {
     }
   }
 
-  /** Destroy the connection pools, unless they were given in the options. */
+  /** Destroy the connection pool, unless it was given in the options. */
   async close(): Promise<void> {
-    if (!this.ownsAgents) return;
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    if (this.ownsPool) this.pool.destroy();
   }
 
   private async fetchSpan(span: FileSpan, out: Buffer, signal: AbortSignal): Promise<void> {
@@ -187,8 +191,8 @@ export class WebSeed {
 
   private requestOptions(span: FileSpan, signal: AbortSignal): RedirectingGetOptions {
     const range = `bytes=${span.fileOffset}-${span.fileOffset + span.length - 1}`;
-    const { agents, userAgent, timeoutsMs, maxRedirects } = this;
-    return { agents, headers: { range }, userAgent, timeoutsMs, signal, maxRedirects };
+    const { pool, userAgent, timeoutsMs, maxRedirects } = this;
+    return { pool, headers: { range }, userAgent, timeoutsMs, signal, maxRedirects };
   }
 
   private async readAnswer(get: HttpGet, span: FileSpan, out: Buffer): Promise<void> {
@@ -202,7 +206,7 @@ export class WebSeed {
     throw this.statusError(status, headers, url, span.fileIndex);
   }
 
-  private statusError(status: number, headers: IncomingHttpHeaders, url: string, fileIndex: number): WebSeedError {
+  private statusError(status: number, headers: HttpHeaders, url: string, fileIndex: number): WebSeedError {
     if (status === 404 || status === 410) return new WebSeedFileMissingError(status, url, fileIndex);
     if (status === 416) {
       const file = this.meta.files[fileIndex];

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { HttpConnectionError, HttpGet, createHttpAgents } from '../../src/http/index.js';
+import { HttpConnectionError, HttpConnectionPool, HttpGet } from '../../src/http/index.js';
 
 async function readText(get: HttpGet): Promise<string> {
   let text = '';
@@ -31,11 +31,11 @@ test('a GET sent on a kept-alive connection the server has just closed is sent a
     server.closeAllConnections();
     server.close();
   });
-  const agents = createHttpAgents({ idleTimeoutMs: 10_000 });
-  t.after(() => agents.http.destroy());
+  const pool = new HttpConnectionPool({ idleTimeoutMs: 10_000 });
+  t.after(() => pool.destroy());
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   for (let i = 0; i < 3; i++) {
-    const get = await HttpGet.send(url, { agents, signal: new AbortController().signal });
+    const get = await HttpGet.send(url, { pool, signal: new AbortController().signal });
     assert.equal(await readText(get), 'hello');
   }
   assert.equal(requests, 5, 'the second and third GETs were each sent twice');
@@ -47,9 +47,9 @@ test('a refused connection fails at once, with an HttpConnectionError naming the
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   await new Promise((resolve) => server.close(resolve));
-  const agents = createHttpAgents({ idleTimeoutMs: 10_000 });
-  t.after(() => agents.http.destroy());
-  await assert.rejects(HttpGet.send(url, { agents, signal: new AbortController().signal }), (error: unknown) => {
+  const pool = new HttpConnectionPool({ idleTimeoutMs: 10_000 });
+  t.after(() => pool.destroy());
+  await assert.rejects(HttpGet.send(url, { pool, signal: new AbortController().signal }), (error: unknown) => {
     assert.ok(error instanceof HttpConnectionError);
     assert.match(error.message, /^connection to 127\.0\.0\.1:\d+ failed: connect ECONNREFUSED/);
     return true;

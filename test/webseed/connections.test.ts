@@ -1,13 +1,12 @@
-/** A WebSeed's connections: keep-alive reuse, shared agents, what closes them, https, and process exit. */
+/** A WebSeed's connections: keep-alive reuse, a shared pool, what closes them, https, and process exit. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { type Socket, createServer } from 'node:net';
 import { test } from 'node:test';
 import { WebSeedConnectionError, WebSeedFileMissingError, WebSeedTimeoutError } from '../../src/webseed/errors.js';
-import { createWebSeedAgents, type WebSeedAgents } from '../../src/webseed/index.js';
+import { HttpConnectionPool } from '../../src/http/index.js';
+import { createWebSeedConnections } from '../../src/webseed/index.js';
 import { WebSeed } from '../../src/webseed/webseed.js';
 import { until } from '../e2e/seed-harness.js';
 import { startFaultServer } from '../support/fault-server.js';
@@ -21,12 +20,9 @@ type TestHooks = { after(fn: () => Promise<void> | void): void };
 
 const setup = (t: TestHooks) => faultServed(t, 4 * PIECE, PIECE);
 
-function destroyedAfter(t: TestHooks, agents: WebSeedAgents): WebSeedAgents {
-  t.after(() => {
-    agents.http.destroy();
-    agents.https.destroy();
-  });
-  return agents;
+function destroyedAfter(t: TestHooks, pool: HttpConnectionPool): HttpConnectionPool {
+  t.after(() => pool.destroy());
+  return pool;
 }
 
 test('one connection serves fetch after fetch, error answers and redirects included', async (t) => {
@@ -48,19 +44,19 @@ test('connectionsPerHost bounds the parallel connections', async (t) => {
   assert.equal(server.connections().accepted, 2);
 });
 
-test('WebSeeds given the same agents share their connections, and close() leaves them open', async (t) => {
+test('WebSeeds given the same pool share its connections, and close() leaves them open', async (t) => {
   const { server, fixture, seed } = await setup(t);
-  const agents = destroyedAfter(t, createWebSeedAgents({ connectionsPerHost: 1 }));
-  const [first, second] = [seed({ agents }), seed({ agents })];
+  const connections = destroyedAfter(t, createWebSeedConnections({ connectionsPerHost: 1 }));
+  const [first, second] = [seed({ connections }), seed({ connections })];
   assert.deepEqual(await first.fetchRange(0, PIECE), fixture.data.subarray(0, PIECE));
   assert.deepEqual(await second.fetchRange(PIECE, PIECE), fixture.data.subarray(PIECE, 2 * PIECE));
   await first.close();
   await second.close();
-  assert.deepEqual(await seed({ agents }).fetchRange(2 * PIECE, PIECE), fixture.data.subarray(2 * PIECE, 3 * PIECE));
+  assert.deepEqual(await seed({ connections }).fetchRange(2 * PIECE, PIECE), fixture.data.subarray(2 * PIECE, 3 * PIECE));
   assert.deepEqual(server.connections(), { accepted: 1, open: 1 });
 });
 
-test('close() ends the connections of the agents it made', async (t) => {
+test('close() ends the connections of the pool it made', async (t) => {
   const { server, seed } = await setup(t);
   const webSeed = seed();
   await webSeed.fetchRange(0, PIECE);
@@ -83,14 +79,14 @@ test('an aborted fetch takes its connection down; the next fetch opens another',
   assert.equal(server.connections().accepted, 2);
 });
 
-test('https goes through the https agent, with its TLS settings', { skip: needOpenssl() }, async (t) => {
+test('https connections use the TLS settings of the pool', { skip: needOpenssl() }, async (t) => {
   const tls = await selfSignedCertificate();
   const { server, fixture, seed } = await faultServed(t, 4 * PIECE, PIECE, { tls });
   assert.match(server.url, /^https:/);
-  // No default CA trusts a self-signed certificate: without an agent that does, the connection fails.
+  // No default CA trusts a self-signed certificate: without a pool that does, the connection fails.
   await assert.rejects(seed().fetchRange(0, 10), WebSeedConnectionError);
-  const agents = destroyedAfter(t, { http: new HttpAgent(), https: new HttpsAgent({ keepAlive: true, ca: tls.cert }) });
-  const webSeed = seed({ agents });
+  const connections = destroyedAfter(t, new HttpConnectionPool({ idleTimeoutMs: 10_000, tls: { ca: tls.cert } }));
+  const webSeed = seed({ connections });
   assert.deepEqual(await webSeed.fetchRange(0, PIECE), fixture.data.subarray(0, PIECE));
   assert.deepEqual(await webSeed.fetchRange(PIECE, PIECE), fixture.data.subarray(PIECE, 2 * PIECE));
   assert.equal(server.connections().accepted, 2);

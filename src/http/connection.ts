@@ -1,0 +1,229 @@
+/**
+ * One HTTP/1.1 connection (TCP, or TLS for https) carrying one exchange at a time, parsed by http-parser-js.
+ *
+ * Why not node:http: its client reads every socket chunk into a freshly allocated 64 KiB buffer and its
+ * parser copies each body chunk into another one. For a web seed that is two allocations per 64 KiB, whose
+ * garbage collection and page faults cost more CPU than hashing the data. Here the socket reads into one
+ * buffer per connection, reused for every read, and body bytes are handed on as views of it.
+ */
+import { type OnReadOpts, type Socket, connect as connectTcp, isIP } from 'node:net';
+import { type ConnectionOptions, connect as connectTls } from 'node:tls';
+import { HTTPParser } from 'http-parser-js';
+
+/** Response headers by lower-case name; repeated headers are joined with ", ". */
+export type HttpHeaders = Readonly<Record<string, string | undefined>>;
+
+/** What the exchange in progress is told. No event comes after onError or onEnd. */
+export interface HttpExchange {
+  /** A new connection's TCP (and TLS) handshake is done. */
+  onConnected(): void;
+  /** Response headers of a final (non-1xx) status are in. */
+  onHeaders(status: number, headers: HttpHeaders): void;
+  /**
+   * Part of the body: a view of the connection's read buffer, valid only during the call. Body parts
+   * received while the connection holds them (see holdBody()) come later, as views or copies.
+   */
+  onBody(chunk: Buffer): void;
+  /** The whole response is in. */
+  onEnd(): void;
+  /** The connection failed or closed before the response was whole; `responded`: response bytes had come. */
+  onError(error: Error, responded: boolean): void;
+}
+
+/** Bytes read from the socket at a time, into the connection's own buffer. libuv asks for as much. */
+const READ_BUFFER_BYTES = 64 * 1024;
+const MALFORMED = 'malformed HTTP response';
+
+export class HttpConnection {
+  private readonly socket: Socket;
+  private readonly parser = new HTTPParser(HTTPParser.RESPONSE);
+  private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  private exchange: HttpExchange | undefined;
+  /** Response bytes have arrived for the current exchange. */
+  private responded = false;
+  /** Status of the response being parsed; 1xx answers are skipped. */
+  private status = 0;
+  private keepAlive = false;
+  private messageComplete = false;
+  /** Body parts held back by holdBody(), and whether they are still views of the read buffer. */
+  private held: Buffer[] | undefined;
+  private heldAreViews = false;
+  private closed = false;
+  /** Until the TCP (and TLS) handshake is done. */
+  private handshaking = true;
+  /** Requests sent on this connection. */
+  private sent = 0;
+  /** Called once when the connection is closed, by either side. */
+  onClose: () => void = () => {};
+
+  constructor(
+    /** Scheme, host and port: all the connection is for. */
+    readonly origin: URL,
+    tlsOptions: ConnectionOptions = {},
+  ) {
+    const host = origin.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
+    const onread: OnReadOpts = { buffer: this.readBuffer, callback: (length) => this.onRead(length) };
+    if (origin.protocol === 'https:') {
+      // SNI names a host, never an address (RFC 6066 §3).
+      const servername = isIP(host) === 0 ? host : undefined;
+      // node:tls takes `onread` as node:net does; its typings leave it out.
+      const options: ConnectionOptions & { onread: OnReadOpts } = { ...tlsOptions, host, port, servername, onread };
+      this.socket = connectTls(options);
+      this.socket.once('secureConnect', () => this.onConnected());
+    } else {
+      this.socket = connectTcp({ host, port, onread });
+      this.socket.once('connect', () => this.onConnected());
+    }
+    this.socket.setNoDelay(true);
+    this.socket.on('error', (error) => this.fail(error));
+    this.socket.on('end', () => this.onEnd());
+    this.socket.on('close', () => this.onSocketClose());
+    this.parser[HTTPParser.kOnHeadersComplete] = (info) => this.onHeaders(info.statusCode, info.headers, info.shouldKeepAlive);
+    this.parser[HTTPParser.kOnBody] = (chunk, offset, length) => this.onBody(chunk.subarray(offset, offset + length));
+    this.parser[HTTPParser.kOnMessageComplete] = () => this.onMessageComplete();
+  }
+
+  /** TCP or TLS handshake still in progress. */
+  get connecting(): boolean {
+    return this.handshaking;
+  }
+
+  /** Has carried an earlier exchange: a server may have closed it meanwhile. */
+  get reused(): boolean {
+    return this.sent > 1;
+  }
+
+  /** Open, idle, and good for another request. */
+  get reusable(): boolean {
+    return !this.closed && this.exchange === undefined && this.keepAlive;
+  }
+
+  /** Sends a request head (no body) and reports its response to `exchange`. */
+  send(head: string, exchange: HttpExchange): void {
+    this.exchange = exchange;
+    this.responded = false;
+    this.status = 0;
+    this.messageComplete = false;
+    this.keepAlive = false;
+    this.sent++;
+    this.socket.ref();
+    this.socket.write(head, 'latin1');
+  }
+
+  /**
+   * Keeps body parts back from the exchange until releaseBody(): after the headers the reader of the body may
+   * only attach a turn later. Reading stops, so the parts already read stay valid where they are.
+   */
+  holdBody(): void {
+    this.held ??= [];
+    this.heldAreViews = true;
+    this.socket.pause();
+  }
+
+  /** Hands held body parts (and the end, if it came) to the exchange and goes on reading. */
+  releaseBody(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const chunk of held) this.exchange?.onBody(chunk);
+    if (this.messageComplete) this.finishExchange();
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  /** Ends the exchange (if any) and the connection. */
+  destroy(): void {
+    this.exchange = undefined;
+    this.socket.destroy();
+  }
+
+  /** The connection waits idle in a pool: it must not keep the process alive. */
+  idle(): void {
+    this.socket.unref();
+  }
+
+  private onRead(length: number): boolean {
+    // TLS may hand over more records after reading stopped: keep what is held before it is overwritten.
+    if (this.held !== undefined && this.heldAreViews) {
+      this.held = this.held.map((chunk) => Buffer.from(chunk));
+      this.heldAreViews = false;
+    }
+    if (this.exchange === undefined) {
+      this.fail(new Error('the server sent data while no request was waiting for it'));
+      return false;
+    }
+    this.responded = true;
+    let result: number | Error;
+    try {
+      // Returns what is wrong with the bytes; throws what a callback threw.
+      result = this.parser.execute(this.readBuffer, 0, length);
+    } catch (error) {
+      result = error as Error;
+    }
+    if (result instanceof Error) {
+      this.fail(result.message.startsWith(MALFORMED) ? result : new Error(`${MALFORMED} (${result.message})`));
+      return false;
+    }
+    return this.held === undefined;
+  }
+
+  private onConnected(): void {
+    this.handshaking = false;
+    this.exchange?.onConnected();
+  }
+
+  private onHeaders(status: number, fields: string[], keepAlive: boolean): void {
+    if (this.exchange === undefined || this.messageComplete) throw new Error(`${MALFORMED} (more than one answer)`);
+    this.status = status;
+    if (status < 200) return;
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i].toLowerCase();
+      headers[name] = headers[name] === undefined ? fields[i + 1] : `${headers[name]}, ${fields[i + 1]}`;
+    }
+    // The parser reads a malformed length as NaN or a negative number; never trust such a body's end.
+    const length = headers['content-length'];
+    if (length !== undefined && !/^\d+$/.test(length)) {
+      throw new Error(`${MALFORMED} (Content-Length ${JSON.stringify(length)})`);
+    }
+    this.keepAlive = keepAlive;
+    this.exchange?.onHeaders(status, headers);
+  }
+
+  private onBody(chunk: Buffer): void {
+    if (this.held !== undefined) this.held.push(this.heldAreViews ? chunk : Buffer.from(chunk));
+    else this.exchange?.onBody(chunk);
+  }
+
+  private onMessageComplete(): void {
+    if (this.status < 200) return;
+    this.messageComplete = true;
+    if (this.held === undefined) this.finishExchange();
+  }
+
+  private finishExchange(): void {
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    exchange?.onEnd();
+  }
+
+  /** End of the server's side: a body read until the connection closes ends here; anything else was cut. */
+  private onEnd(): void {
+    const error = this.parser.finish();
+    if (error instanceof Error) this.fail(new Error('the server closed the connection before the response was complete'));
+    this.keepAlive = false;
+  }
+
+  private fail(error: Error): void {
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    this.socket.destroy();
+    exchange?.onError(error, this.responded);
+  }
+
+  private onSocketClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fail(new Error('the connection was closed'));
+    this.onClose();
+  }
+}
