@@ -75,10 +75,62 @@ const FREE = 0;
 const REQUESTED = 1;
 const RECEIVED = 2;
 
+/**
+ * Who was asked for each block of a downloading piece. Outside endgame a block has at most one requester, kept
+ * in a plain array slot; only endgame duplicates get a list of their own. (A Set per block cost allocations
+ * for every block downloaded.)
+ */
+class BlockRequesters<P> {
+  /** The first peer asked for each block; undefined while nobody is. */
+  private readonly firsts: (P | undefined)[];
+  /** Endgame: the peers asked after the first, by block index. */
+  private readonly later = new Map<number, P[]>();
+
+  constructor(blockCount: number) {
+    this.firsts = new Array<P | undefined>(blockCount).fill(undefined);
+  }
+
+  count(block: number): number {
+    if (this.firsts[block] === undefined) return 0;
+    return 1 + (this.later.get(block)?.length ?? 0);
+  }
+
+  /** The i-th of the block's count(block) requesters, in the order they were asked. */
+  get(block: number, i: number): P {
+    return i === 0 ? this.firsts[block]! : this.later.get(block)![i - 1];
+  }
+
+  has(block: number, peer: P): boolean {
+    return this.firsts[block] === peer || (this.later.get(block)?.includes(peer) ?? false);
+  }
+
+  add(block: number, peer: P): void {
+    if (this.firsts[block] === undefined) {
+      this.firsts[block] = peer;
+      return;
+    }
+    const later = this.later.get(block);
+    if (later) later.push(peer);
+    else this.later.set(block, [peer]);
+  }
+
+  delete(block: number, peer: P): void {
+    const later = this.later.get(block);
+    if (this.firsts[block] === peer) this.firsts[block] = later?.shift();
+    else if (later?.includes(peer)) later.splice(later.indexOf(peer), 1);
+    if (later?.length === 0) this.later.delete(block);
+  }
+
+  clear(block: number): void {
+    this.firsts[block] = undefined;
+    this.later.delete(block);
+  }
+}
+
 class PieceDownload<P> {
   readonly state: Uint8Array;
-  /** Peers that were asked for each block; non-empty exactly when the block is requested. */
-  readonly requesters: Set<P>[];
+  /** Peers that were asked for each block; there are some exactly when the block is requested. */
+  readonly requesters: BlockRequesters<P>;
   freeCount: number;
   receivedCount = 0;
   /** Peers whose data went into this piece, so a hash failure can be blamed on them. */
@@ -86,7 +138,7 @@ class PieceDownload<P> {
 
   constructor(blockCount: number) {
     this.state = new Uint8Array(blockCount);
-    this.requesters = Array.from({ length: blockCount }, () => new Set<P>());
+    this.requesters = new BlockRequesters<P>(blockCount);
     this.freeCount = blockCount;
   }
 }
@@ -94,8 +146,8 @@ class PieceDownload<P> {
 interface PeerRecord {
   /** What this peer contributes to availability: nothing yet, a bitfield, or everything (seed, web seed). */
   has: Bitfield | 'all' | undefined;
-  /** Outstanding requests: piece → block indices. */
-  outstanding: Map<number, Set<number>>;
+  /** Outstanding requests: piece → how many of its blocks (the piece's requesters say which). */
+  outstanding: Map<number, number>;
 }
 
 export class PiecePicker<P = unknown> {
@@ -191,8 +243,9 @@ export class PiecePicker<P = unknown> {
     const requests: BlockRequest[] = [];
     const record = this.peers.get(peer);
     if (!record) return requests;
-    for (const [piece, blocks] of record.outstanding) {
-      for (const block of blocks) requests.push(this.blockRequest(piece, block));
+    for (const piece of record.outstanding.keys()) {
+      const { state, requesters } = this.downloads.get(piece)!;
+      for (let block = 0; block < state.length; block++) if (requesters.has(block, peer)) requests.push(this.blockRequest(piece, block));
     }
     return requests;
   }
@@ -310,11 +363,13 @@ export class PiecePicker<P = unknown> {
       this.unrequestedBlocks--;
       if (download.freeCount === 0) this.partial.delete(piece);
     }
-    for (const requester of download.requesters[block]) {
-      this.forgetOutstanding(requester, piece, block);
+    const requesters = download.requesters;
+    for (let i = 0; i < requesters.count(block); i++) {
+      const requester = requesters.get(block, i);
+      this.forgetOutstanding(requester, piece);
       if (requester !== peer) receipt.duplicateRequestsToCancel.push({ peer: requester, ...this.blockRequest(piece, block) });
     }
-    download.requesters[block].clear();
+    requesters.clear(block);
     download.state[block] = RECEIVED;
     download.receivedCount++;
     download.contributors.add(peer);
@@ -330,7 +385,7 @@ export class PiecePicker<P = unknown> {
   cancelRequest(peer: P, piece: number, begin: number): boolean {
     const block = this.blockIndex(piece, begin);
     const download = block < 0 ? undefined : this.downloads.get(piece);
-    if (!download || !download.requesters[block].has(peer)) return false;
+    if (!download || !download.requesters.has(block, peer)) return false;
     this.release(peer, piece, download, block);
     return true;
   }
@@ -406,9 +461,10 @@ export class PiecePicker<P = unknown> {
 
   /** Removes a downloading piece, withdrawing any request still out for it. */
   private dropDownload(piece: number, download: PieceDownload<P>): void {
-    download.requesters.forEach((requesters, block) => {
-      for (const requester of requesters) this.forgetOutstanding(requester, piece, block);
-    });
+    const requesters = download.requesters;
+    for (let block = 0; block < download.state.length; block++) {
+      for (let i = 0; i < requesters.count(block); i++) this.forgetOutstanding(requesters.get(block, i), piece);
+    }
     this.downloads.delete(piece);
     this.partial.delete(piece);
   }
@@ -432,10 +488,10 @@ export class PiecePicker<P = unknown> {
     const byRequesterCount: [number, number][][] = [];
     scan: for (const [piece, download] of this.downloads) {
       if (!hasPiece(piece)) continue;
+      const requesters = download.requesters;
       for (let block = 0; block < download.state.length; block++) {
-        const requesters = download.requesters[block];
-        if (download.state[block] !== REQUESTED || requesters.has(peer)) continue;
-        (byRequesterCount[requesters.size] ??= []).push([piece, block]);
+        if (download.state[block] !== REQUESTED || requesters.has(block, peer)) continue;
+        (byRequesterCount[requesters.count(block)] ??= []).push([piece, block]);
         if ((byRequesterCount[1]?.length ?? 0) >= max) break scan;
       }
     }
@@ -449,17 +505,14 @@ export class PiecePicker<P = unknown> {
   }
 
   private addRequest(peer: P, record: PeerRecord, piece: number, download: PieceDownload<P>, block: number): void {
-    download.requesters[block].add(peer);
-    let blocks = record.outstanding.get(piece);
-    if (!blocks) record.outstanding.set(piece, (blocks = new Set()));
-    blocks.add(block);
+    download.requesters.add(block, peer);
+    record.outstanding.set(piece, (record.outstanding.get(piece) ?? 0) + 1);
   }
 
   private release(peer: P, piece: number, download: PieceDownload<P>, block: number): void {
-    const requesters = download.requesters[block];
-    requesters.delete(peer);
-    this.forgetOutstanding(peer, piece, block);
-    if (requesters.size === 0 && download.state[block] === REQUESTED) {
+    download.requesters.delete(block, peer);
+    this.forgetOutstanding(peer, piece);
+    if (download.requesters.count(block) === 0 && download.state[block] === REQUESTED) {
       download.state[block] = FREE;
       download.freeCount++;
       this.unrequestedBlocks++;
@@ -467,12 +520,13 @@ export class PiecePicker<P = unknown> {
     }
   }
 
-  private forgetOutstanding(peer: P, piece: number, block: number): void {
+  /** One request of `peer` for a block of `piece` is no longer outstanding. */
+  private forgetOutstanding(peer: P, piece: number): void {
     const outstanding = this.peers.get(peer)?.outstanding;
-    const blocks = outstanding?.get(piece);
-    if (!blocks) return;
-    blocks.delete(block);
-    if (blocks.size === 0) outstanding!.delete(piece);
+    const count = outstanding?.get(piece);
+    if (count === undefined) return;
+    if (count > 1) outstanding!.set(piece, count - 1);
+    else outstanding!.delete(piece);
   }
 
   private blockRequest(piece: number, block: number): BlockRequest {
@@ -529,11 +583,11 @@ export class PiecePicker<P = unknown> {
     for (const piece of this.partial) if (!this.downloads.has(piece)) fail(`partial piece ${piece} is not downloading`);
     if (unrequested !== this.unrequestedBlocks) fail(`unrequested blocks ${this.unrequestedBlocks}, counted ${unrequested}`);
     for (const [peer, record] of this.peers) {
-      for (const [piece, blocks] of record.outstanding) {
-        if (blocks.size === 0) fail(`empty outstanding entry for piece ${piece}`);
-        for (const block of blocks) {
-          if (!this.downloads.get(piece)?.requesters[block]?.has(peer)) fail(`outstanding block ${piece}/${block} has no matching requester`);
-        }
+      for (const [piece, count] of record.outstanding) {
+        const download = this.downloads.get(piece);
+        let listed = 0;
+        if (download) for (let block = 0; block < download.state.length; block++) if (download.requesters.has(block, peer)) listed++;
+        if (count < 1 || count !== listed) fail(`${count} outstanding requests for piece ${piece}, but ${listed} of its blocks list the peer`);
       }
     }
   }
@@ -542,13 +596,17 @@ export class PiecePicker<P = unknown> {
   private checkDownload(piece: number, download: PieceDownload<P>, fail: (message: string) => never): number {
     let free = 0;
     let received = 0;
+    const requesters = download.requesters;
     download.state.forEach((state, block) => {
-      const requesters = download.requesters[block];
       if (state === FREE) free++;
       if (state === RECEIVED) received++;
-      if ((state === REQUESTED) !== requesters.size > 0) fail(`block ${piece}/${block} in state ${state} has ${requesters.size} requesters`);
-      for (const requester of requesters) {
-        if (!this.peers.get(requester)?.outstanding.get(piece)?.has(block)) fail(`requester of ${piece}/${block} does not list it`);
+      const count = requesters.count(block);
+      if ((state === REQUESTED) !== count > 0) fail(`block ${piece}/${block} in state ${state} has ${count} requesters`);
+      const distinct = new Set<P>();
+      for (let i = 0; i < count; i++) distinct.add(requesters.get(block, i));
+      if (distinct.size !== count) fail(`a peer is listed twice as a requester of ${piece}/${block}`);
+      for (const requester of distinct) {
+        if (!this.peers.get(requester)?.outstanding.has(piece)) fail(`requester of ${piece}/${block} does not list its piece`);
       }
     });
     if (free !== download.freeCount || received !== download.receivedCount) fail(`block counts of piece ${piece}`);

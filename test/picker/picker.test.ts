@@ -325,3 +325,23 @@ test('50k pieces, several peers: every block is picked, delivered and verified',
   assert.equal(blocks, pieceCount * 2);
   picker.checkInvariants();
 });
+
+test('an endgame block stays requested until its last requester lets go, whichever asked first', () => {
+  const picker = new PiecePicker<string>({ pieceCount: 1, pieceLength: 16 * KiB, totalLength: 16 * KiB });
+  for (const peer of ['a', 'b', 'c']) picker.peerHasAll(peer);
+  for (const peer of ['a', 'b', 'c']) assert.deepEqual(picker.pickBlocks(peer, 'all', 1).map(key), ['0/0']);
+  assert.ok(picker.cancelRequest('a', 0, 0), 'the first requester withdraws');
+  assert.equal(picker.cancelRequest('a', 0, 0), false);
+  assert.deepEqual(picker.pickBlocks('b', 'all', 1), [], 'b is still asked');
+  assert.deepEqual(picker.pickBlocks('a', 'all', 1).map(key), ['0/0'], 'a may ask again');
+  picker.checkInvariants();
+  assert.ok(picker.cancelRequest('c', 0, 0));
+  assert.ok(picker.cancelRequest('b', 0, 0));
+  assert.deepEqual(picker.outstandingFor('a').map(key), ['0/0']);
+  picker.checkInvariants();
+  const receipt = picker.blockReceived('b', 0, 0);
+  assert.ok(receipt.accepted && receipt.pieceComplete, 'a late answer from b is still good data');
+  assert.deepEqual(receipt.duplicateRequestsToCancel.map((d) => d.peer), ['a']);
+  assert.deepEqual(picker.outstandingFor('a'), []);
+  picker.checkInvariants();
+});
