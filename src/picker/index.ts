@@ -148,6 +148,8 @@ interface PeerRecord {
   has: Bitfield | 'all' | undefined;
   /** Outstanding requests: piece → how many of its blocks (the piece's requesters say which). */
   outstanding: Map<number, number>;
+  /** Outstanding requests over all pieces. */
+  requestCount: number;
 }
 
 export class PiecePicker<P = unknown> {
@@ -237,6 +239,16 @@ export class PiecePicker<P = unknown> {
     const ours = this.haveField.bytes;
     for (let i = 0; i < theirs.length; i++) if ((theirs[i] & ~ours[i]) !== 0) return true;
     return false;
+  }
+
+  /** Whether `peer` was asked for the block at `begin` of `piece` and nobody has delivered it since. */
+  isRequestedFrom(peer: P, piece: number, begin: number): boolean {
+    const block = this.blockIndex(piece, begin);
+    return block >= 0 && (this.downloads.get(piece)?.requesters.has(block, peer) ?? false);
+  }
+
+  outstandingCount(peer: P): number {
+    return this.peers.get(peer)?.requestCount ?? 0;
   }
 
   outstandingFor(peer: P): BlockRequest[] {
@@ -383,10 +395,8 @@ export class PiecePicker<P = unknown> {
    * the pool unless other peers were asked for it too. Returns whether the request was outstanding.
    */
   cancelRequest(peer: P, piece: number, begin: number): boolean {
-    const block = this.blockIndex(piece, begin);
-    const download = block < 0 ? undefined : this.downloads.get(piece);
-    if (!download || !download.requesters.has(block, peer)) return false;
-    this.release(peer, piece, download, block);
+    if (!this.isRequestedFrom(peer, piece, begin)) return false;
+    this.release(peer, piece, this.downloads.get(piece)!, begin / this.blockSize);
     return true;
   }
 
@@ -441,7 +451,7 @@ export class PiecePicker<P = unknown> {
   private record(peer: P): PeerRecord {
     let record = this.peers.get(peer);
     if (!record) {
-      record = { has: undefined, outstanding: new Map() };
+      record = { has: undefined, outstanding: new Map(), requestCount: 0 };
       this.peers.set(peer, record);
     }
     return record;
@@ -507,6 +517,7 @@ export class PiecePicker<P = unknown> {
   private addRequest(peer: P, record: PeerRecord, piece: number, download: PieceDownload<P>, block: number): void {
     download.requesters.add(block, peer);
     record.outstanding.set(piece, (record.outstanding.get(piece) ?? 0) + 1);
+    record.requestCount++;
   }
 
   private release(peer: P, piece: number, download: PieceDownload<P>, block: number): void {
@@ -522,11 +533,12 @@ export class PiecePicker<P = unknown> {
 
   /** One request of `peer` for a block of `piece` is no longer outstanding. */
   private forgetOutstanding(peer: P, piece: number): void {
-    const outstanding = this.peers.get(peer)?.outstanding;
-    const count = outstanding?.get(piece);
-    if (count === undefined) return;
-    if (count > 1) outstanding!.set(piece, count - 1);
-    else outstanding!.delete(piece);
+    const record = this.peers.get(peer);
+    const count = record?.outstanding.get(piece);
+    if (record === undefined || count === undefined) return;
+    if (count > 1) record.outstanding.set(piece, count - 1);
+    else record.outstanding.delete(piece);
+    record.requestCount--;
   }
 
   private blockRequest(piece: number, block: number): BlockRequest {
@@ -583,12 +595,15 @@ export class PiecePicker<P = unknown> {
     for (const piece of this.partial) if (!this.downloads.has(piece)) fail(`partial piece ${piece} is not downloading`);
     if (unrequested !== this.unrequestedBlocks) fail(`unrequested blocks ${this.unrequestedBlocks}, counted ${unrequested}`);
     for (const [peer, record] of this.peers) {
+      let requests = 0;
       for (const [piece, count] of record.outstanding) {
+        requests += count;
         const download = this.downloads.get(piece);
         let listed = 0;
         if (download) for (let block = 0; block < download.state.length; block++) if (download.requesters.has(block, peer)) listed++;
         if (count < 1 || count !== listed) fail(`${count} outstanding requests for piece ${piece}, but ${listed} of its blocks list the peer`);
       }
+      if (requests !== record.requestCount) fail(`request count ${record.requestCount}, counted ${requests}`);
     }
   }
 

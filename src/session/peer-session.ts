@@ -1,7 +1,7 @@
 /**
- * One connected peer as the swarm sees it: the connection, what the peer has, the requests we have out to it
- * and the ones it has queued with us, and its transfer rates. Flags live on the connection
- * (amChoking/amInterested controlled by us, peerChoking/peerInterested by the remote).
+ * One connected peer as the swarm sees it: the connection, what the peer has, the requests it has queued with
+ * us, and its transfer rates. Flags live on the connection (amChoking/amInterested controlled by us,
+ * peerChoking/peerInterested by the remote); the requests we have out to it are the picker's.
  */
 import { Bitfield } from '../bitfield/index.js';
 import type { PeerConnection } from '../peer/index.js';
@@ -23,8 +23,6 @@ export class PeerSession implements BlockSource {
   has: Bitfield;
   /** The peer sent a bitfield or HAVEs (until then it has nothing as far as we know). */
   announcedPieces = false;
-  /** Our outstanding requests to the peer, by block key. */
-  readonly requested = new Map<number, BlockRequest>();
   /** Its requests waiting to be served, in arrival order. */
   serveQueue: BlockRequest[] = [];
   readsInFlight = 0;
@@ -61,19 +59,12 @@ export class PeerSession implements BlockSource {
     this.lastProgressAt = now();
   }
 
-  /** A block's key within this torrent (blocks are aligned to the block size). */
-  blockKey(piece: number, begin: number): number {
-    return piece * 65536 + begin / this.blockSize;
-  }
-
   get isSeed(): boolean {
     return this.has.complete;
   }
 
   cancelRequest(request: BlockRequest): void {
-    if (this.requested.delete(this.blockKey(request.piece, request.begin))) {
-      this.conn.cancel(request.piece, request.begin, request.length);
-    }
+    this.conn.cancel(request.piece, request.begin, request.length);
   }
 
   /** Keep enough requests in flight for the peer's measured rate (a fixed depth cannot fill a fast link). */

@@ -200,7 +200,6 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   private onClose(peer: PeerSession, err: PeerConnectionError | undefined): void {
     if (!this.peers.delete(peer)) return;
     this.deps.picker.removePeer(peer);
-    peer.requested.clear();
     peer.serveQueue = [];
     if (this.choker.removePeer(peer)) this.rechokeSoon();
     if (!this.pool.isBannedAddress(peer.address)) this.pool.release(peer.address, !peer.useful);
@@ -240,7 +239,6 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       case 'choke':
         // BEP 3: a choke discards every request we had out to this peer.
         picker.cancelAllRequests(peer);
-        peer.requested.clear();
         this.refillAll();
         break;
       case 'unchoke':
@@ -284,21 +282,17 @@ export class Swarm extends EventEmitter<SwarmEvents> {
 
   private onBlock(peer: PeerSession, piece: number, begin: number, block: Uint8Array): void {
     const { picker, writer } = this.deps;
-    const key = peer.blockKey(piece, begin);
-    const request = peer.requested.get(key);
-    if (request) {
-      if (block.length !== request.length) {
-        peer.conn.destroy(`sent a block of ${block.length} bytes for a request of ${request.length}`);
+    const expected = piece < picker.pieceCount && begin % picker.blockSize === 0 ? Math.min(picker.blockSize, picker.pieceSize(piece) - begin) : -1;
+    // A request stays outstanding until the writer hands its block to the picker.
+    if (picker.isRequestedFrom(peer, piece, begin)) {
+      if (block.length !== expected) {
+        peer.conn.destroy(`sent a block of ${block.length} bytes for a request of ${expected}`);
         return;
       }
-      peer.requested.delete(key);
-    } else {
+    } else if (block.length !== expected || ++peer.unsolicited > UNSOLICITED_LIMIT) {
       // Late answers to cancelled requests are normal; a stream of blocks nobody asked for is not.
-      const expected = piece < picker.pieceCount && begin % picker.blockSize === 0 ? Math.min(picker.blockSize, picker.pieceSize(piece) - begin) : -1;
-      if (block.length !== expected || ++peer.unsolicited > UNSOLICITED_LIMIT) {
-        peer.conn.destroy('sent data that was not requested');
-        return;
-      }
+      peer.conn.destroy('sent data that was not requested');
+      return;
     }
     peer.download.add(block.length);
     this.downloaded += block.length;
@@ -326,26 +320,27 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   /** Keeps the peer's request pipeline full. */
   fill(peer: PeerSession): void {
     const { conn } = peer;
+    const { picker } = this.deps;
     if (this.stopped || conn.closed || conn.peerChoking || !conn.amInterested || this.complete) return;
     if (this.deps.writer.backlogged) return;
     // Under a limit the pipeline follows the limited rate, adapted each second; deepening it in between
     // would let requests, and so the data, come in bursts.
     if (!this.deps.downloadLimit.limited) peer.deepenQueue();
-    const want = peer.queueDepth - peer.requested.size;
+    const outstanding = picker.outstandingCount(peer);
+    const want = peer.queueDepth - outstanding;
     // Top up in batches (an eighth of the pipeline): picking and sending a few blocks at a time costs more
     // than it saves.
     if (want < Math.ceil(peer.queueDepth / 8)) return;
-    const blocks = this.deps.picker.pickBlocks(peer, peer.has, want);
+    const blocks = picker.pickBlocks(peer, peer.has, want);
     if (blocks.length === 0) {
-      if (peer.requested.size === 0) this.updateInterest(peer);
+      if (outstanding === 0) this.updateInterest(peer);
       return;
     }
-    if (peer.requested.size === 0) peer.lastProgressAt = this.options.now();
-    for (const b of blocks) peer.requested.set(peer.blockKey(b.piece, b.begin), b);
+    if (outstanding === 0) peer.lastProgressAt = this.options.now();
     const send = () => {
       if (conn.closed) return;
       conn.requestMany(
-        blocks.filter((b) => peer.requested.has(peer.blockKey(b.piece, b.begin))).map((b) => ({ index: b.piece, begin: b.begin, length: b.length })),
+        blocks.filter((b) => picker.isRequestedFrom(peer, b.piece, b.begin)).map((b) => ({ index: b.piece, begin: b.begin, length: b.length })),
       );
     };
     // The download limit is enforced on what we ask for: peers send only what was requested. The torrent's
@@ -491,12 +486,10 @@ export class Swarm extends EventEmitter<SwarmEvents> {
   private tick(): void {
     const now = this.options.now();
     for (const p of this.peers) {
-      if (p.requested.size > 0 && now - p.lastProgressAt > this.options.requestTimeoutMs) {
+      if (this.deps.picker.outstandingCount(p) > 0 && now - p.lastProgressAt > this.options.requestTimeoutMs) {
         // Stalled: its requests go back to the pool for other peers; it may still catch up later.
         p.snubbed = true;
-        this.deps.picker.cancelAllRequests(p);
-        for (const r of p.requested.values()) p.conn.cancel(r.piece, r.begin, r.length);
-        p.requested.clear();
+        for (const r of this.deps.picker.cancelAllRequests(p)) p.conn.cancel(r.piece, r.begin, r.length);
         this.deps.logger.debug({ peer: p.label }, 'peer stalled; its requests were returned');
       }
       p.adaptQueueDepth();

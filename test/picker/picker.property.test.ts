@@ -117,6 +117,7 @@ test('random operation sequences keep the picker consistent and never duplicate 
             assert.ok(receipt.accepted);
             assert.deepEqual(receipt.duplicateRequestsToCancel.map((d) => d.peer).sort(), others.sort());
             assert.deepEqual(requestedBy(piece, begin), []);
+            assert.ok(!picker.isRequestedFrom(peer, piece, begin));
             if (receipt.pieceComplete) {
               if (op.verifies) picker.pieceVerified(piece);
               else assert.ok(picker.pieceFailed(piece).includes(peer));
@@ -141,6 +142,11 @@ test('random operation sequences keep the picker consistent and never duplicate 
             break;
         }
         picker.checkInvariants();
+        for (const peer of [...PEERS, WEB_SEED]) {
+          const outstanding = picker.outstandingFor(peer);
+          assert.equal(picker.outstandingCount(peer), outstanding.length);
+          for (const { piece, begin } of outstanding) assert.ok(picker.isRequestedFrom(peer, piece, begin));
+        }
       }
 
       // Whatever happened, a seed that answers every request completes the download.

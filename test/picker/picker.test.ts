@@ -210,8 +210,15 @@ test('received data is accepted only for blocks that are still needed', () => {
   assert.equal(picker.blockReceived('a', request.piece, 32 * KiB).accepted, false, 'past the piece end');
   assert.equal(picker.blockReceived('a', 7, 0).accepted, false, 'no such piece');
   assert.equal(picker.blockReceived('a', other, 0).accepted, false, 'untouched piece was never requested');
+  assert.ok(picker.isRequestedFrom('a', request.piece, request.begin));
+  assert.equal(picker.isRequestedFrom('a', request.piece, request.begin + 1), false, 'unaligned offset');
+  assert.equal(picker.isRequestedFrom('a', 7, 0), false, 'no such piece');
+  assert.equal(picker.isRequestedFrom('b', request.piece, request.begin), false, 'another peer');
+  assert.equal(picker.outstandingCount('a'), 1);
   // A request that timed out and was cancelled may still be answered; the data is good.
   assert.ok(picker.cancelRequest('a', request.piece, request.begin));
+  assert.equal(picker.isRequestedFrom('a', request.piece, request.begin), false);
+  assert.equal(picker.outstandingCount('a'), 0);
   assert.equal(picker.cancelRequest('a', request.piece, request.begin), false);
   assert.equal(picker.blockReceived('a', request.piece, request.begin).accepted, true);
   assert.equal(picker.blockReceived('a', request.piece, request.begin).accepted, false, 'already received');
