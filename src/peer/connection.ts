@@ -24,6 +24,7 @@ import {
   encodePieceHeader,
   encodeRequests,
   supportsExtensionProtocol,
+  type BlockRange,
   type FrameDecoderOptions,
   type Handshake,
   type WireMessage,
@@ -269,9 +270,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * Several REQUESTs in one socket write: a socket write is a system call, and a fast download sends
    * thousands of 17-byte requests a second.
    */
-  requestMany(requests: readonly { index: number; begin: number; length: number }[]): void {
-    if (this.#closed || requests.length === 0) return;
-    this.#write(encodeRequests(requests));
+  requestMany(blocks: readonly BlockRange[]): void {
+    if (this.#closed || blocks.length === 0) return;
+    this.#write(encodeRequests(blocks));
   }
   cancel(index: number, begin: number, length: number): void {
     this.#send({ type: 'cancel', index, begin, length });

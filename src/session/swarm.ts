@@ -337,17 +337,18 @@ export class Swarm extends EventEmitter<SwarmEvents> {
       return;
     }
     if (outstanding === 0) peer.lastProgressAt = this.options.now();
-    const send = () => {
-      if (conn.closed) return;
-      conn.requestMany(
-        blocks.filter((b) => picker.isRequestedFrom(peer, b.piece, b.begin)).map((b) => ({ index: b.piece, begin: b.begin, length: b.length })),
-      );
-    };
     // The download limit is enforced on what we ask for: peers send only what was requested. The torrent's
     // bucket may be unlimited while the client-wide parent is not, so always ask the whole chain.
     const waitMs = this.deps.downloadLimit.reserve(blocks.reduce((n, b) => n + b.length, 0));
-    if (waitMs > 0) setTimeout(send, waitMs).unref();
-    else send();
+    if (waitMs === 0) {
+      conn.requestMany(blocks);
+      return;
+    }
+    // Meanwhile a choke or a timeout may withdraw requests, or another peer deliver their blocks.
+    const sendStillWanted = () => {
+      if (!conn.closed) conn.requestMany(blocks.filter((b) => picker.isRequestedFrom(peer, b.piece, b.begin)));
+    };
+    setTimeout(sendStillWanted, waitMs).unref();
   }
 
   /** Tops up every peer's requests (after anything that may have made room for more). */

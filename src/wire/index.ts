@@ -15,6 +15,7 @@ export {
   BLOCK_SIZE,
   MessageId,
   PIECE_HEADER_LENGTH,
+  type BlockRange,
   type WireMessage,
   type WireMessageType,
   encodeMessage,

@@ -117,12 +117,22 @@ function writeRequestFrame(out: Buffer, at: number, id: number, index: number, b
   out.writeUInt32BE(length, at + 13);
 }
 
-/** REQUEST frames back to back in one buffer: a batch leaves in one socket write. */
-export function encodeRequests(requests: readonly { index: number; begin: number; length: number }[]): Buffer {
-  const out = Buffer.allocUnsafe(requests.length * REQUEST_FRAME_LENGTH);
-  for (let i = 0; i < requests.length; i++) {
-    const { index, begin, length } = requests[i];
-    writeRequestFrame(out, i * REQUEST_FRAME_LENGTH, MessageId.request, index, begin, length);
+/** A block as a REQUEST names it: `piece` is BEP 3's `index`. */
+export interface BlockRange {
+  piece: number;
+  begin: number;
+  length: number;
+}
+
+/**
+ * REQUEST frames back to back in one buffer: a batch leaves in one socket write. Takes blocks as the piece
+ * picker hands them out, so a batch needs no objects of its own.
+ */
+export function encodeRequests(blocks: readonly BlockRange[]): Buffer {
+  const out = Buffer.allocUnsafe(blocks.length * REQUEST_FRAME_LENGTH);
+  for (let i = 0; i < blocks.length; i++) {
+    const { piece, begin, length } = blocks[i];
+    writeRequestFrame(out, i * REQUEST_FRAME_LENGTH, MessageId.request, piece, begin, length);
   }
   return out;
 }

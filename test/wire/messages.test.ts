@@ -55,14 +55,14 @@ test('encodePieceHeader is the first 13 bytes of the piece frame', () => {
 });
 
 test('encodeRequests writes the request frames back to back', () => {
-  const requests = [
-    { index: 1, begin: 0x4000, length: 0x4000 },
-    { index: 0xffffffff, begin: 0, length: 1 },
+  const blocks = [
+    { piece: 1, begin: 0x4000, length: 0x4000 },
+    { piece: 0xffffffff, begin: 0, length: 1 },
   ];
-  const one = (r: (typeof requests)[number]) => encodeMessage({ type: 'request', ...r });
-  assert.equal(hex(encodeRequests(requests)), hex(Buffer.concat(requests.map(one))));
+  const one = ({ piece, begin, length }: (typeof blocks)[number]) => encodeMessage({ type: 'request', index: piece, begin, length });
+  assert.equal(hex(encodeRequests(blocks)), hex(Buffer.concat(blocks.map(one))));
   assert.equal(encodeRequests([]).length, 0);
-  assert.throws(() => encodeRequests([{ index: 0, begin: -1, length: 1 }]), RangeError);
+  assert.throws(() => encodeRequests([{ piece: 0, begin: -1, length: 1 }]), RangeError);
 });
 
 test('encodeMessage refuses values that do not fit their fields', () => {
