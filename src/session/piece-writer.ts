@@ -46,8 +46,8 @@ export interface PieceWriterEvents {
 interface PieceInFlight {
   /** Settles when every write started so far has settled. */
   writes: Promise<void>;
-  /** Which source sent each block, by block index. */
-  senders: Map<number, BlockSource>;
+  /** Which source sent each block, by block index (an array of the piece's size: a Map grew block by block). */
+  senders: (BlockSource | undefined)[];
   /**
    * While everything handed to storage is the piece's prefix: where that prefix ends (0 before the first
    * write). -1 once writes are scattered (blocks arrived out of order with no room to assemble the piece).
@@ -180,10 +180,11 @@ export class PieceWriter {
 
     let entry = this.inFlight.get(piece);
     if (!entry) {
-      entry = { writes: Promise.resolve(), senders: new Map(), prefixEnd: 0, run: undefined, assembly: undefined };
+      const senders = new Array<BlockSource | undefined>(this.picker.blockCount(piece)).fill(undefined);
+      entry = { writes: Promise.resolve(), senders, prefixEnd: 0, run: undefined, assembly: undefined };
       this.inFlight.set(piece, entry);
     }
-    entry.senders.set(begin / this.picker.blockSize, source);
+    entry.senders[begin / this.picker.blockSize] = source;
     const run = entry.run;
     if (entry.assembly) {
       copyInto(entry.assembly, data, begin - entry.prefixEnd);
@@ -328,11 +329,11 @@ export class PieceWriter {
     this.events.failed(piece, contributors);
   }
 
-  private async recordSuspects(piece: number, senders: Map<number, BlockSource>): Promise<void> {
+  private async recordSuspects(piece: number, senders: (BlockSource | undefined)[]): Promise<void> {
     const record = new Map<number, { source: BlockSource; digest: Buffer }>();
     try {
       for (const block of this.picker.blocksOf(piece)) {
-        const source = senders.get(block.begin / this.picker.blockSize);
+        const source = senders[block.begin / this.picker.blockSize];
         if (!source) continue;
         const data = await this.storage.readBlock(piece, block.begin, block.length);
         record.set(block.begin / this.picker.blockSize, { source, digest: blockDigest(data) });
