@@ -301,7 +301,8 @@ export class Swarm extends EventEmitter<SwarmEvents> {
     peer.snubbed = false;
     this.choker.pieceReceived(peer);
     if (writer.acceptBlock(peer, piece, begin, block)) peer.useful = true;
-    this.fillSoon(peer);
+    // Checked here, not in fillSoon: V8 allocates the context of fillSoon's closure whenever fillSoon runs.
+    if (!peer.fillQueued) this.fillSoon(peer);
   }
 
   /**
@@ -309,7 +310,6 @@ export class Swarm extends EventEmitter<SwarmEvents> {
    * requests for many received blocks.
    */
   private fillSoon(peer: PeerSession): void {
-    if (peer.fillQueued) return;
     peer.fillQueued = true;
     setImmediate(() => {
       peer.fillQueued = false;
