@@ -112,9 +112,18 @@ export class FrameDecoder {
       this.frameIdChecked = true;
     }
     if (this.buffered < length) return undefined;
-    const body = this.take(length);
     this.frameLength = -1;
-    return decodeMessageBody(body);
+    // A frame within one chunk is decoded where it lies (a view of it, then one of a piece's block in it, would
+    // cost two objects for every block); one spanning chunks is first copied together.
+    const chunk = this.chunks[this.first];
+    if (length > 0 && chunk.length - this.head >= length) {
+      const start = this.head;
+      this.skip(length);
+      return decodeMessageBody(chunk, start, start + length);
+    }
+    const frame = new Uint8Array(length);
+    this.consume(length, frame);
+    return decodeMessageBody(frame, 0, length);
   }
 
   /** The byte `offset` bytes past the read position (offset < buffered). */
@@ -129,20 +138,6 @@ export class FrameDecoder {
 
   private skip(n: number): void {
     this.consume(n, undefined);
-  }
-
-  /** Removes n buffered bytes: a view when they lie in one chunk, otherwise one copy. */
-  private take(n: number): Uint8Array {
-    if (n === 0) return new Uint8Array(0);
-    const c = this.chunks[this.first];
-    if (c.length - this.head >= n) {
-      const view = c.subarray(this.head, this.head + n);
-      this.consume(n, undefined);
-      return view;
-    }
-    const out = new Uint8Array(n);
-    this.consume(n, out);
-    return out;
   }
 
   private consume(n: number, copyTo: Uint8Array | undefined): void {

@@ -234,14 +234,15 @@ function readUint32(bytes: Uint8Array, offset: number): number {
 }
 
 /**
- * Decodes a frame body: `body[0]` is the message id, the rest its payload (the length prefix already
- * removed and validated by checkFrameLength). A piece block is a view into `body`; the other byte payloads
- * are copies, small and rare, which callers may keep after `body`'s memory is reused.
+ * Decodes the frame body `bytes[start, end)`: its first byte is the message id, the rest its payload (the
+ * length prefix already removed and validated by checkFrameLength). A piece block is a view into `bytes`; the
+ * other byte payloads are copies, small and rare, which callers may keep after `bytes`' memory is reused.
  */
-export function decodeMessageBody(body: Uint8Array): WireMessage {
-  if (body.length === 0) return { type: 'keepalive' };
-  const id = body[0];
-  checkFrameLength(id, body.length);
+export function decodeMessageBody(bytes: Uint8Array, start: number, end: number): WireMessage {
+  if (end === start) return { type: 'keepalive' };
+  const id = bytes[start];
+  checkFrameLength(id, end - start);
+  const payload = start + 1;
   switch (id) {
     case MessageId.choke:
       return { type: 'choke' };
@@ -252,20 +253,20 @@ export function decodeMessageBody(body: Uint8Array): WireMessage {
     case MessageId.notInterested:
       return { type: 'notInterested' };
     case MessageId.have:
-      return { type: 'have', index: readUint32(body, 1) };
+      return { type: 'have', index: readUint32(bytes, payload) };
     case MessageId.bitfield:
-      return { type: 'bitfield', bytes: new Uint8Array(body.subarray(1)) };
+      return { type: 'bitfield', bytes: new Uint8Array(bytes.subarray(payload, end)) };
     case MessageId.request:
-      return { type: 'request', index: readUint32(body, 1), begin: readUint32(body, 5), length: readUint32(body, 9) };
+      return { type: 'request', index: readUint32(bytes, payload), begin: readUint32(bytes, payload + 4), length: readUint32(bytes, payload + 8) };
     case MessageId.piece:
-      return { type: 'piece', index: readUint32(body, 1), begin: readUint32(body, 5), block: body.subarray(9) };
+      return { type: 'piece', index: readUint32(bytes, payload), begin: readUint32(bytes, payload + 4), block: bytes.subarray(payload + 8, end) };
     case MessageId.cancel:
-      return { type: 'cancel', index: readUint32(body, 1), begin: readUint32(body, 5), length: readUint32(body, 9) };
+      return { type: 'cancel', index: readUint32(bytes, payload), begin: readUint32(bytes, payload + 4), length: readUint32(bytes, payload + 8) };
     case MessageId.port:
-      return { type: 'port', port: (body[1] << 8) | body[2] };
+      return { type: 'port', port: (bytes[payload] << 8) | bytes[payload + 1] };
     case MessageId.extended:
-      return { type: 'extended', id: body[1], payload: new Uint8Array(body.subarray(2)) };
+      return { type: 'extended', id: bytes[payload], payload: new Uint8Array(bytes.subarray(payload + 1, end)) };
     default:
-      return { type: 'unknown', id, payload: new Uint8Array(body.subarray(1)) };
+      return { type: 'unknown', id, payload: new Uint8Array(bytes.subarray(payload, end)) };
   }
 }
