@@ -16,6 +16,7 @@ import { StorageError, isMissingData, toStorageError } from './errors.js';
 import { FileHandlePool } from './handles.js';
 import { PieceLayout, type FileSpan } from './layout.js';
 import { resolveFilePaths } from './paths.js';
+import { WriteThread } from './write-thread.js';
 
 export { StorageError, StoragePathError } from './errors.js';
 export { PieceLayout, type FileSpan } from './layout.js';
@@ -509,12 +510,9 @@ async function readFully(handle: FileHandle, out: Buffer, position: number, path
 }
 
 async function writeFully(handle: FileHandle, data: Uint8Array, position: number, path: string): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    try {
-      const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-      done += bytesWritten;
-    } catch (err) {
-      throw toStorageError(err, 'writing', path);
-    }
+  try {
+    await WriteThread.shared.write(handle.fd, data, position);
+  } catch (err) {
+    throw toStorageError(err, 'writing', path);
   }
 }
