@@ -96,7 +96,8 @@ export class HttpConnection {
 
   /** Open, idle, and good for another request. */
   get reusable(): boolean {
-    return !this.closed && this.exchange === undefined && this.keepAlive;
+    // destroyed comes at once, closed only with the 'close' event a turn later.
+    return !this.closed && !this.socket.destroyed && this.exchange === undefined && this.keepAlive;
   }
 
   /** Sends a request head (no body) and reports its response to `exchange`. */

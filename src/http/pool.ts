@@ -46,11 +46,12 @@ export class HttpConnectionPool {
     if (this.destroyed) return Promise.reject(new HttpConnectionError('the connection pool is closed', target.href));
     signal.throwIfAborted();
     const origin = this.originOf(target);
-    const idle = origin.idle.pop();
-    if (idle !== undefined) {
+    for (let idle = origin.idle.pop(); idle !== undefined; idle = origin.idle.pop()) {
       clearTimeout(this.idleTimers.get(idle));
       this.idleTimers.delete(idle);
-      return Promise.resolve(idle);
+      // The server may have closed it since; its 'close' event, which takes it out of the pool, comes later.
+      if (idle.reusable) return Promise.resolve(idle);
+      idle.destroy();
     }
     if (origin.open < this.maxPerOrigin) return Promise.resolve(this.open(target, origin));
     return new Promise((resolve, reject) => {
