@@ -48,7 +48,6 @@ export class HttpConnection {
   /** Body parts held back by holdBody(), and whether they are still views of the read buffer. */
   private held: Buffer[] | undefined;
   private heldAreViews = false;
-  private closed = false;
   /** Until the TCP (and TLS) handshake is done. */
   private handshaking = true;
   /** Requests sent on this connection. */
@@ -96,8 +95,8 @@ export class HttpConnection {
 
   /** Open, idle, and good for another request. */
   get reusable(): boolean {
-    // destroyed comes at once, closed only with the 'close' event a turn later.
-    return !this.closed && !this.socket.destroyed && this.exchange === undefined && this.keepAlive;
+    // A socket is destroyed at once; its 'close' event, which takes it out of a pool, comes a turn later.
+    return !this.socket.destroyed && this.exchange === undefined && this.keepAlive;
   }
 
   /** Sends a request head (no body) and reports its response to `exchange`. */
@@ -222,8 +221,6 @@ export class HttpConnection {
   }
 
   private onSocketClose(): void {
-    if (this.closed) return;
-    this.closed = true;
     this.fail(new Error('the connection was closed'));
     this.onClose();
   }
