@@ -28,7 +28,6 @@ import {
   type FrameDecoderOptions,
   type Handshake,
   type WireMessage,
-  type WireMessageType,
 } from '../wire/index.js';
 import { PeerConnectionError } from './errors.js';
 import { PeerSocket, readHandshake, type ReceivedHandshake } from './handshake-exchange.js';

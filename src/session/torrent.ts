@@ -4,7 +4,6 @@
  * storage, picker, piece writer, swarm, trackers and web seeds, and is the library's `Torrent` handle.
  */
 import { EventEmitter } from 'node:events';
-import { Bitfield } from '../bitfield/index.js';
 import type { Logger } from '../log/index.js';
 import { pieceLengthAt, type Metainfo } from '../metainfo/index.js';
 import { PiecePicker } from '../picker/index.js';
