@@ -4,7 +4,8 @@
  * Why not node:http: its client reads every socket chunk into a freshly allocated 64 KiB buffer and its
  * parser copies each body chunk into another one. For a web seed that is two allocations per 64 KiB, whose
  * garbage collection and page faults cost more CPU than hashing the data. Here the socket reads into one
- * buffer per connection, reused for every read, and body bytes are handed on as views of it.
+ * buffer per connection, reused for every read, and body bytes are handed on as views of it; or, over plain
+ * TCP, straight into the memory where the reader wants the body (landBodyIn()), which saves copying it.
  */
 import { type OnReadOpts, type Socket, connect as connectTcp, isIP } from 'node:net';
 import { type ConnectionOptions, connect as connectTls } from 'node:tls';
@@ -20,8 +21,9 @@ export interface HttpExchange {
   /** Response headers of a final (non-1xx) status are in. */
   onHeaders(status: number, headers: HttpHeaders): void;
   /**
-   * Part of the body: a view of the connection's read buffer, valid only during the call. Body parts
-   * received while the connection holds them (see holdBody()) come later, as views or copies.
+   * Part of the body: a view of the connection's read buffer, valid only during the call, or of the memory
+   * given to landBodyIn(). Body parts received while the connection holds them (see holdBody()) come later,
+   * as views or copies.
    */
   onBody(chunk: Buffer): void;
   /** The whole response is in. */
@@ -52,6 +54,10 @@ export class HttpConnection {
   private handshaking = true;
   /** Requests sent on this connection. */
   private sent = 0;
+  /** Body bytes the response has still to send, when its Content-Length says so (not chunked, not to the close). */
+  private bodyLeft: number | undefined;
+  /** Where the next body bytes go (see landBodyIn()), and how much of it the body has reached. */
+  private bodyTarget: { bytes: Uint8Array; reached: number } | undefined;
   /** Called once when the connection is closed, by either side. */
   onClose: () => void = () => {};
 
@@ -62,8 +68,9 @@ export class HttpConnection {
   ) {
     const host = origin.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
-    const onread: OnReadOpts = { buffer: this.readBuffer, callback: (length) => this.onRead(length) };
+    const callback = (length: number, buffer: Uint8Array) => this.onRead(length, buffer);
     if (origin.protocol === 'https:') {
+      const onread: OnReadOpts = { buffer: this.readBuffer, callback };
       // SNI names a host, never an address (RFC 6066 §3).
       const servername = isIP(host) === 0 ? host : undefined;
       // node:tls takes `onread` as node:net does; its typings leave it out.
@@ -71,6 +78,8 @@ export class HttpConnection {
       this.socket = connectTls(options);
       this.socket.once('secureConnect', () => this.onConnected());
     } else {
+      // libuv asks for the buffer of each read after the previous one is handled, when the body's progress is known.
+      const onread: OnReadOpts = { buffer: () => this.nextReadBuffer(), callback };
       this.socket = connectTcp({ host, port, onread });
       this.socket.once('connect', () => this.onConnected());
     }
@@ -106,6 +115,8 @@ export class HttpConnection {
     this.status = 0;
     this.messageComplete = false;
     this.keepAlive = false;
+    this.bodyLeft = undefined;
+    this.bodyTarget = undefined;
     this.sent++;
     this.socket.ref();
     this.socket.write(head, 'latin1');
@@ -121,11 +132,24 @@ export class HttpConnection {
     this.socket.pause();
   }
 
+  /**
+   * Lets the body bytes still to come be read straight into `target`, front to back (the socket reads no
+   * further than the body's end), instead of into the read buffer and then copied there: onBody reports those
+   * as views of `target` itself, where its reader need not copy them. Parts that came earlier, or that do
+   * not fit, are reported as usual; each part reported from now on, wherever it was read, moves the place
+   * in `target` where the next one lands. Over TLS, or without a Content-Length, this changes nothing.
+   * `target` must stay untouched by anything else until the exchange ends (a failed exchange closes the
+   * connection, so no read lands there afterwards).
+   */
+  landBodyIn(target: Uint8Array): void {
+    this.bodyTarget = { bytes: target, reached: 0 };
+  }
+
   /** Hands held body parts (and the end, if it came) to the exchange and goes on reading. */
   releaseBody(): void {
     const held = this.held ?? [];
     this.held = undefined;
-    for (const chunk of held) this.exchange?.onBody(chunk);
+    for (const chunk of held) this.deliver(chunk);
     if (this.messageComplete) this.finishExchange();
     if (!this.socket.destroyed) this.socket.resume();
   }
@@ -133,6 +157,7 @@ export class HttpConnection {
   /** Ends the exchange (if any) and the connection. */
   destroy(): void {
     this.exchange = undefined;
+    this.bodyTarget = undefined;
     this.socket.destroy();
   }
 
@@ -141,7 +166,15 @@ export class HttpConnection {
     this.socket.unref();
   }
 
-  private onRead(length: number): boolean {
+  /** The buffer of the next socket read (plain TCP): the body's target while it has room, else the read buffer. */
+  private nextReadBuffer(): Uint8Array {
+    const target = this.bodyTarget;
+    if (target === undefined || this.bodyLeft === undefined || this.socket.destroyed) return this.readBuffer;
+    const size = Math.min(target.bytes.length - target.reached, this.bodyLeft);
+    return size > 0 ? target.bytes.subarray(target.reached, target.reached + size) : this.readBuffer;
+  }
+
+  private onRead(length: number, buffer: Uint8Array): boolean {
     // TLS may hand over more records after reading stopped: keep what is held before it is overwritten.
     if (this.held !== undefined && this.heldAreViews) {
       this.held = this.held.map((chunk) => Buffer.from(chunk));
@@ -155,7 +188,8 @@ export class HttpConnection {
     let result: number | Error;
     try {
       // Returns what is wrong with the bytes; throws what a callback threw.
-      result = this.parser.execute(this.readBuffer, 0, length);
+      const bytes = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.length);
+      result = this.parser.execute(bytes, 0, length);
     } catch (error) {
       result = error as Error;
     }
@@ -186,12 +220,24 @@ export class HttpConnection {
       throw new Error(`${MALFORMED} (Content-Length ${JSON.stringify(length)})`);
     }
     this.keepAlive = keepAlive;
+    // Responses to a GET: only 204 and 304 have no body whatever their headers say (RFC 9112 §6.3).
+    const chunked = headers['transfer-encoding'] !== undefined;
+    if (status === 204 || status === 304) this.bodyLeft = 0;
+    else this.bodyLeft = length !== undefined && !chunked ? Number(length) : undefined;
     this.exchange?.onHeaders(status, headers);
   }
 
   private onBody(chunk: Buffer): void {
+    if (this.bodyLeft !== undefined) this.bodyLeft -= chunk.length;
     if (this.held !== undefined) this.held.push(this.heldAreViews ? chunk : Buffer.from(chunk));
-    else this.exchange?.onBody(chunk);
+    else this.deliver(chunk);
+  }
+
+  /** Hands a body part to the exchange; the next part lands that much further into the body's target. */
+  private deliver(chunk: Buffer): void {
+    const target = this.bodyTarget;
+    if (target !== undefined) target.reached = Math.min(target.bytes.length, target.reached + chunk.length);
+    this.exchange?.onBody(chunk);
   }
 
   private onMessageComplete(): void {
@@ -203,6 +249,7 @@ export class HttpConnection {
   private finishExchange(): void {
     const exchange = this.exchange;
     this.exchange = undefined;
+    this.bodyTarget = undefined;
     exchange?.onEnd();
   }
 
@@ -216,6 +263,7 @@ export class HttpConnection {
   private fail(error: Error): void {
     const exchange = this.exchange;
     this.exchange = undefined;
+    this.bodyTarget = undefined;
     this.socket.destroy();
     exchange?.onError(error, this.responded);
   }

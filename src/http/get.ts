@@ -96,11 +96,13 @@ export class HttpGet {
   /**
    * Passes each body chunk to `onChunk` until the body ends, or until `onChunk` returns false: the rest is
    * then abandoned, closing the connection. A chunk is valid only during the call: copy what is kept.
-   * Rejects with the exchange's failure.
+   * With `landIn`, body bytes may be read straight into it (HttpConnection.landBodyIn()), and come to
+   * `onChunk` as views of it: nothing to copy. Rejects with the exchange's failure.
    */
-  readBody(onChunk: (chunk: Buffer) => boolean): Promise<void> {
+  readBody(onChunk: (chunk: Buffer) => boolean, landIn?: Uint8Array): Promise<void> {
     return this.step(() => {
       this.onChunk = onChunk;
+      if (landIn !== undefined) this.connection?.landBodyIn(landIn);
       this.connection?.releaseBody();
     });
   }

@@ -278,17 +278,22 @@ export class WebSeed {
     const wantedEnd = skip + span.length;
     let position = 0;
     let copied = 0;
-    await get.readBody((chunk) => {
+    // A body without bytes to skip may be read straight into its place in `out`.
+    const place = skip === 0 ? out.subarray(span.bufferOffset, span.bufferOffset + span.length) : undefined;
+    const onChunk = (chunk: Buffer) => {
       this.received += chunk.length;
       const from = Math.max(skip - position, 0);
       const to = Math.min(wantedEnd - position, chunk.length);
       if (to > from) {
-        copyInto(out, chunk.subarray(from, to), span.bufferOffset + copied);
+        const at = span.bufferOffset + copied;
+        const landedInPlace = chunk.buffer === out.buffer && chunk.byteOffset === out.byteOffset + at;
+        if (!landedInPlace) copyInto(out, chunk.subarray(from, to), at);
         copied += to - from;
       }
       position += chunk.length;
       return !stopWhenDone || position < wantedEnd;
-    });
+    };
+    await get.readBody(onChunk, place);
     if (copied < span.length) throw new WebSeedShortBodyError(span.length, copied, get.url, span.fileIndex);
   }
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { HttpConnectionError, HttpConnectionPool, HttpGet } from '../../src/http/index.js';
 
 async function readText(get: HttpGet): Promise<string> {
@@ -54,4 +54,65 @@ test('a refused connection fails at once, with an HttpConnectionError naming the
     assert.match(error.message, /^connection to 127\.0\.0\.1:\d+ failed: connect ECONNREFUSED/);
     return true;
   });
+});
+
+test('a body read with a place to land in is read straight into it, never past its end', async (t) => {
+  const STRAY = Buffer.from('HTTP/1.1 200 OK\r\n');
+  const payload = Buffer.alloc(300_000);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) % 251;
+  // Each answer is followed at once by stray bytes: reading past the body would put them in the place given.
+  // The answers say the connection closes, so no later request goes out on one with stray bytes pending.
+  const server = createNetServer((socket) => {
+    socket.on('error', () => {}); // the client may drop the connection when the stray bytes arrive
+    socket.on('data', (request) => {
+      const body = request.toString('latin1').startsWith('GET /short ') ? payload.subarray(0, 200_000) : payload;
+      const head = `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`;
+      socket.end(Buffer.concat([Buffer.from(head), body, STRAY]));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.after(() => server.close());
+  const pool = new HttpConnectionPool({ idleTimeoutMs: 10_000 });
+  t.after(() => pool.destroy());
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  /**
+   * Reads `path` with `place` to land in (copying nothing there itself); returns the body as received and
+   * the ranges of it that came as views of `place`, at their own offset.
+   */
+  async function read(path: string, place: Buffer): Promise<{ body: Buffer; inPlace: [number, number][] }> {
+    const get = await HttpGet.send(base + path, { pool, signal: new AbortController().signal });
+    const parts: Buffer[] = [];
+    const inPlace: [number, number][] = [];
+    let received = 0;
+    await get.readBody((chunk) => {
+      if (chunk.buffer === place.buffer && chunk.byteOffset === place.byteOffset + received) {
+        inPlace.push([received, received + chunk.length]);
+      }
+      parts.push(Buffer.from(chunk));
+      received += chunk.length;
+      return true;
+    }, place);
+    return { body: Buffer.concat(parts), inPlace };
+  }
+
+  // Room to spare: the body lands in place and the bytes after it stay as they were.
+  const roomy = Buffer.alloc(payload.length + 1000, 0xee);
+  const first = await read('/', roomy);
+  assert.deepEqual(first.body, payload);
+  assert.ok(first.inPlace.length > 0, 'parts after the first read landed in place');
+  for (const [from, to] of first.inPlace) assert.deepEqual(roomy.subarray(from, to), payload.subarray(from, to));
+  assert.ok(roomy.subarray(payload.length).every((byte) => byte === 0xee), 'nothing written past the body');
+
+  // Too little room: what fits lands in place, the rest comes through the read buffer.
+  const tight = Buffer.alloc(100_000, 0xee);
+  const second = await read('/short', tight);
+  assert.deepEqual(second.body, payload.subarray(0, 200_000));
+  for (const [from, to] of second.inPlace) {
+    assert.ok(to <= tight.length);
+    assert.deepEqual(tight.subarray(from, to), payload.subarray(from, to));
+  }
+  const third = await read('/', Buffer.alloc(payload.length));
+  assert.deepEqual(third.body, payload);
 });
