@@ -23,8 +23,8 @@ export interface Invocation {
   args: string[];
 }
 
-/** This file runs from dist/bench/support/; the CLI is built to dist/src/cli/main.js. */
-const OUR_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** This file runs from dist/bench/support/; the `torrent` command is bundled into dist/bundle/cli/main.js. */
+const OUR_CLI = fileURLToPath(new URL('../../bundle/cli/main.js', import.meta.url));
 /**
  * The Node flags on the CLI's `#!/usr/bin/env -S node …` line: the installed `torrent` command runs with
  * them, so the benchmark does too.

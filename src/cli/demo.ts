@@ -49,7 +49,7 @@ class DemoInterrupted extends Error {
   override name = 'DemoInterrupted';
 }
 
-/** This CLI's entry point, next to this file in dist/src/cli/. */
+/** This CLI's entry point, next to this file (in dist/src/cli/, or the bundle in dist/bundle/cli/). */
 const CLI_ENTRY = fileURLToPath(new URL('./main.js', import.meta.url));
 
 /** Runs the demo, narrating to `out`; resolves with the exit code (0 when every byte arrived intact). */

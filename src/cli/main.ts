@@ -36,7 +36,7 @@ const threadCount = asArgument((text: string) => {
   return n;
 });
 
-/** From the package's own package.json (dist/src/cli/ → the package root). */
+/** From the package's own package.json (dist/src/cli/ or dist/bundle/cli/ → the package root). */
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('torrent')

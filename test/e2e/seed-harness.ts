@@ -10,8 +10,6 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { defer as cleanup, runCli as runCliProcess, tempDir } from '../support/swarm-fixture.js';
 
-/** dist/test/e2e/ → dist/src/cli/main.js */
-
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 

@@ -17,8 +17,8 @@ import { Client, type ClientOptions } from '../../src/session/client.js';
 import type { Torrent, TorrentOptions, TorrentStats } from '../../src/session/torrent.js';
 import { loadResume } from '../../src/storage/index.js';
 
-/** dist/test/e2e/ → dist/src/cli/main.js */
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** dist/test/e2e/ → dist/bundle/cli/main.js, the `torrent` command */
+export const CLI = fileURLToPath(new URL('../../bundle/cli/main.js', import.meta.url));
 
 export const PIECE_LENGTH = 32 * 1024;
 

@@ -1,6 +1,6 @@
 /**
  * Shared helpers for the end-to-end tests of the download path: payload folders of deterministic bytes,
- * torrents made with src/creation, our CLI run as a child process (`node dist/src/cli/main.js`, always with
+ * torrents made with src/creation, our CLI run as a child process (the bundled `torrent` command, always with
  * its own --state-dir), and byte-for-byte folder comparison. Everything stays on 127.0.0.1; temp folders and
  * child processes are removed/killed when the test ends, even when it fails.
  */
@@ -24,8 +24,8 @@ import { seededRandom } from './seeded-random.js';
 /** Per-test deadline for these tests (each takes seconds): a hang fails its own test, not the whole run. */
 export const E2E_TIMEOUT_MS = 120_000;
 
-/** This file compiles to dist/test/support/; the CLI to dist/src/cli/main.js. */
-export const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** This file compiles to dist/test/support/; the `torrent` command is bundled into dist/bundle/cli/main.js. */
+export const CLI_MAIN = fileURLToPath(new URL('../../bundle/cli/main.js', import.meta.url));
 
 const liveChildren = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -192,7 +192,7 @@ export interface CliRun {
 }
 
 /**
- * Runs `node dist/src/cli/main.js …args` with stdin closed and stdout/stderr piped (so not a TTY). The
+ * Runs `node dist/bundle/cli/main.js …args` with stdin closed and stdout/stderr piped (so not a TTY). The
  * process is SIGKILLed when the test ends if it is still running.
  */
 export function runCli(t: TestContext, args: string[], opts: { cwd?: string } = {}): CliRun {
