@@ -189,7 +189,12 @@ export class HttpConnection {
     try {
       // Returns what is wrong with the bytes; throws what a callback threw.
       const bytes = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.length);
-      result = this.parser.execute(bytes, 0, length);
+      // http-parser-js counts all the bytes of a call that ends between two answers as header bytes, against
+      // its 80 KiB limit. A read straight into a body's target may be megabytes long and end the body: its
+      // last read buffer's worth goes in a call of its own, as when everything came through the read buffer.
+      const split = Math.max(0, length - READ_BUFFER_BYTES);
+      result = split > 0 ? this.parser.execute(bytes, 0, split) : 0;
+      if (!(result instanceof Error)) result = this.parser.execute(bytes, split, length - split);
     } catch (error) {
       result = error as Error;
     }

@@ -116,3 +116,33 @@ test('a body read with a place to land in is read straight into it, never past i
   const third = await read('/', Buffer.alloc(payload.length));
   assert.deepEqual(third.body, payload);
 });
+
+test('a long body read straight into its place leaves its kept-alive connection for the next request', async (t) => {
+  // The read that ends such a body can be far longer than the parser's limit on header bytes, which it
+  // applies to a call that ends between two answers.
+  const payload = Buffer.alloc(2_000_000, 7);
+  let connections = 0;
+  const server = createServer((req, res) => res.end(payload));
+  server.on('connection', () => connections++);
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const pool = new HttpConnectionPool({ idleTimeoutMs: 10_000 });
+  t.after(() => pool.destroy());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  for (let i = 0; i < 3; i++) {
+    const place = Buffer.alloc(payload.length);
+    const get = await HttpGet.send(url, { pool, signal: new AbortController().signal });
+    let received = 0;
+    await get.readBody((chunk) => {
+      if (chunk.buffer !== place.buffer) chunk.copy(place, received);
+      received += chunk.length;
+      return true;
+    }, place);
+    assert.deepEqual(place, payload);
+  }
+  assert.equal(connections, 1, 'all three answers came over one connection');
+});
