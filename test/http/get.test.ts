@@ -1,9 +1,28 @@
 /** HttpGet's own rules, beyond what the tracker and web seed tests show through it. */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { HttpConnectionError, HttpConnectionPool, HttpGet } from '../../src/http/index.js';
+
+/**
+ * Starts `server` on 127.0.0.1 and a connection pool, both closed when the test ends; returns the pool and
+ * the server's root URL (without the final slash).
+ */
+async function serve(
+  t: TestContext,
+  server: HttpServer | NetServer,
+): Promise<{ base: string; pool: HttpConnectionPool }> {
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.after(() => {
+    if ('closeAllConnections' in server) server.closeAllConnections();
+    server.close();
+  });
+  const pool = new HttpConnectionPool({ idleTimeoutMs: 10_000 });
+  t.after(() => pool.destroy());
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, pool };
+}
 
 async function readText(get: HttpGet): Promise<string> {
   let text = '';
@@ -25,17 +44,9 @@ test('a GET sent on a kept-alive connection the server has just closed is sent a
     answered.add(req.socket);
     res.end('hello');
   });
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const pool = new HttpConnectionPool({ idleTimeoutMs: 10_000 });
-  t.after(() => pool.destroy());
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const { base, pool } = await serve(t, server);
   for (let i = 0; i < 3; i++) {
-    const get = await HttpGet.send(url, { pool, signal: new AbortController().signal });
+    const get = await HttpGet.send(`${base}/`, { pool, signal: new AbortController().signal });
     assert.equal(await readText(get), 'hello');
   }
   assert.equal(requests, 5, 'the second and third GETs were each sent twice');
@@ -70,12 +81,7 @@ test('a body read with a place to land in is read straight into it, never past i
       socket.end(Buffer.concat([Buffer.from(head), body, STRAY]));
     });
   });
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  t.after(() => server.close());
-  const pool = new HttpConnectionPool({ idleTimeoutMs: 10_000 });
-  t.after(() => pool.destroy());
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { base, pool } = await serve(t, server);
 
   /**
    * Reads `path` with `place` to land in (copying nothing there itself); returns the body as received and
@@ -124,18 +130,10 @@ test('a long body read straight into its place leaves its kept-alive connection 
   let connections = 0;
   const server = createServer((req, res) => res.end(payload));
   server.on('connection', () => connections++);
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const pool = new HttpConnectionPool({ idleTimeoutMs: 10_000 });
-  t.after(() => pool.destroy());
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const { base, pool } = await serve(t, server);
   for (let i = 0; i < 3; i++) {
     const place = Buffer.alloc(payload.length);
-    const get = await HttpGet.send(url, { pool, signal: new AbortController().signal });
+    const get = await HttpGet.send(`${base}/`, { pool, signal: new AbortController().signal });
     let received = 0;
     await get.readBody((chunk) => {
       if (chunk.buffer !== place.buffer) chunk.copy(place, received);
