@@ -95,6 +95,15 @@ export async function runTransfer(file: string, dir: string, mode: 'download' | 
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    // A reader that stops reading (`torrent download --json | head`) ends the run as Ctrl-C does, without a
+    // stack trace; verified pieces are kept for the next run. The listeners stay: output written while
+    // stopping fails the same way.
+    const onOutputGone = () => {
+      if (finished) return;
+      void end(torrent.state.status === 'seeding' && mode === 'download' ? ExitCode.ok : ExitCode.interrupted);
+    };
+    process.stdout.on('error', onOutputGone);
+    process.stderr.on('error', onOutputGone);
 
     const timeoutMs = (opts.timeout ?? 120) * 1000;
     let lonelySince = Date.now();

@@ -1,6 +1,7 @@
 /**
  * The `torrent` command end to end, as a child process with piped (non-TTY) output: download from a --peer
- * with no tracker, --json as NDJSON, plain progress lines, `info`, the no-peers timeout, and Ctrl-C.
+ * with no tracker, --json as NDJSON, plain progress lines, `info`, the no-peers timeout, Ctrl-C, and a reader
+ * that stops reading.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,4 +155,16 @@ test('Ctrl-C (SIGINT) during a download exits 130, and the next run resumes', { 
     final.downloadedFromPeers <= total - atStop.verifiedBytes + s.meta.pieceLength,
     `second run received ${final.downloadedFromPeers} bytes; ${total - atStop.verifiedBytes} were missing at Ctrl-C`,
   );
+});
+
+test('a reader that stops reading (`| head`) ends a download as Ctrl-C does: exit 130, no stack trace', { skip: needLibtorrent(), timeout: E2E_TIMEOUT_MS }, async (t) => {
+  const s = await makeScenario(t, 'unread.bin', 6 * MiB, { pieceLength: 64 * KiB, seed: 53 });
+  const seeder = await startLibtorrentSeeder(s.torrentPath, s.seedDir);
+  defer(t, () => seeder.stop());
+  const run = runCli(t, [...downloadArgs(s, '--peer', `127.0.0.1:${seeder.port}`, '--json'), '--limit-down', '1M']);
+  await run.waitForLine((l) => (JSON.parse(l) as { event: string }).event === 'progress');
+  run.child.stdout!.destroy();
+  const { code } = await run.exited;
+  assert.equal(code, 130, `exit code\n${run.stderrText()}`);
+  assert.doesNotMatch(run.stderrText(), /EPIPE|\n\s+at /, 'no error or stack trace');
 });
