@@ -11,6 +11,10 @@ export class TorrentFileError extends Error {
 /** Reads and parses a torrent; a missing or unreadable file is a TorrentFileError naming the path. */
 export async function loadMetainfo(source: TorrentSource): Promise<Metainfo> {
   if (typeof source === 'string') {
+    // Fetching a torrent's info dictionary from peers (BEP 9) is not built yet.
+    if (/^magnet:/i.test(source)) {
+      throw new TorrentFileError('magnet links are not supported yet: download the .torrent file and give its path');
+    }
     let bytes: Uint8Array;
     try {
       bytes = await readFile(source);

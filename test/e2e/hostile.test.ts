@@ -88,6 +88,15 @@ test('a missing torrent file is refused with exit 2 and "not found"', { timeout:
   assertOneLineError(result, /nowhere\.torrent not found/);
 });
 
+test('a magnet link is refused with exit 2, saying that magnet links are not supported yet', { timeout: E2E_TIMEOUT_MS }, async (t) => {
+  const root = await tempDir(t, 'magnet');
+  const magnet = 'magnet:?xt=urn:btih:5803e83073317c2543af2154fa3e14e5bc6c9e28';
+  const result = await runCliToEnd(t, ['download', magnet, '-o', join(root, 'out'), '--state-dir', join(root, 'state'), '--port', '0']);
+  assert.equal(result.code, 2);
+  assertOneLineError(result, /magnet links are not supported yet/);
+  assert.deepEqual(await listTree(root), [], 'no output or state folder was created');
+});
+
 // ── hostile peers (library) ──────────────────────────────────────────────────────────────────────────────────
 
 async function evil(t: TestContext, s: Scenario, mode: EvilPeerMode, corruptPieces: number[] = []): Promise<EvilPeer> {
