@@ -88,22 +88,21 @@ export async function runTransfer(file: string, dir: string, mode: 'download' | 
       if (error) rejectExit(error);
       else resolveExit(code);
     };
+    // After completion, stopping a seed is the normal way out.
+    const stop = () => {
+      void end(torrent.state.status === 'seeding' && mode === 'download' ? ExitCode.ok : ExitCode.interrupted);
+    };
     const onSignal = () => {
       view.event('interrupted');
-      // After completion, stopping a seed is the normal way out.
-      void end(torrent.state.status === 'seeding' && mode === 'download' ? ExitCode.ok : ExitCode.interrupted);
+      stop();
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     // A reader that stops reading (`torrent download --json | head`) ends the run as Ctrl-C does, without a
     // stack trace; verified pieces are kept for the next run. The listeners stay: output written while
     // stopping fails the same way.
-    const onOutputGone = () => {
-      if (finished) return;
-      void end(torrent.state.status === 'seeding' && mode === 'download' ? ExitCode.ok : ExitCode.interrupted);
-    };
-    process.stdout.on('error', onOutputGone);
-    process.stderr.on('error', onOutputGone);
+    process.stdout.on('error', stop);
+    process.stderr.on('error', stop);
 
     const timeoutMs = (opts.timeout ?? 120) * 1000;
     let lonelySince = Date.now();

@@ -57,7 +57,7 @@ export class HttpConnection {
   /** Body bytes the response has still to send, when its Content-Length says so (not chunked, not to the close). */
   private bodyLeft: number | undefined;
   /** Where the next body bytes go (see landBodyIn()), and how much of it the body has reached. */
-  private bodyTarget: { bytes: Uint8Array; reached: number } | undefined;
+  private bodyTarget: { bytes: Buffer; reached: number } | undefined;
   /** Called once when the connection is closed, by either side. */
   onClose: () => void = () => {};
 
@@ -68,7 +68,8 @@ export class HttpConnection {
   ) {
     const host = origin.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
-    const callback = (length: number, buffer: Uint8Array) => this.onRead(length, buffer);
+    // Every buffer handed to libuv for a read is one of ours, a Buffer.
+    const callback = (length: number, buffer: Uint8Array) => this.onRead(length, buffer as Buffer);
     if (origin.protocol === 'https:') {
       const onread: OnReadOpts = { buffer: this.readBuffer, callback };
       // SNI names a host, never an address (RFC 6066 §3).
@@ -141,7 +142,7 @@ export class HttpConnection {
    * `target` must stay untouched by anything else until the exchange ends (a failed exchange closes the
    * connection, so no read lands there afterwards).
    */
-  landBodyIn(target: Uint8Array): void {
+  landBodyIn(target: Buffer): void {
     this.bodyTarget = { bytes: target, reached: 0 };
   }
 
@@ -167,14 +168,14 @@ export class HttpConnection {
   }
 
   /** The buffer of the next socket read (plain TCP): the body's target while it has room, else the read buffer. */
-  private nextReadBuffer(): Uint8Array {
+  private nextReadBuffer(): Buffer {
     const target = this.bodyTarget;
     if (target === undefined || this.bodyLeft === undefined || this.socket.destroyed) return this.readBuffer;
     const size = Math.min(target.bytes.length - target.reached, this.bodyLeft);
     return size > 0 ? target.bytes.subarray(target.reached, target.reached + size) : this.readBuffer;
   }
 
-  private onRead(length: number, buffer: Uint8Array): boolean {
+  private onRead(length: number, buffer: Buffer): boolean {
     // TLS may hand over more records after reading stopped: keep what is held before it is overwritten.
     if (this.held !== undefined && this.heldAreViews) {
       this.held = this.held.map((chunk) => Buffer.from(chunk));
@@ -188,13 +189,12 @@ export class HttpConnection {
     let result: number | Error;
     try {
       // Returns what is wrong with the bytes; throws what a callback threw.
-      const bytes = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.length);
       // http-parser-js counts all the bytes of a call that ends between two answers as header bytes, against
       // its 80 KiB limit. A read straight into a body's target may be megabytes long and end the body: its
       // last read buffer's worth goes in a call of its own, as when everything came through the read buffer.
       const split = Math.max(0, length - READ_BUFFER_BYTES);
-      result = split > 0 ? this.parser.execute(bytes, 0, split) : 0;
-      if (!(result instanceof Error)) result = this.parser.execute(bytes, split, length - split);
+      result = split > 0 ? this.parser.execute(buffer, 0, split) : 0;
+      if (!(result instanceof Error)) result = this.parser.execute(buffer, split, length - split);
     } catch (error) {
       result = error as Error;
     }

@@ -99,7 +99,7 @@ export class HttpGet {
    * With `landIn`, body bytes may be read straight into it (HttpConnection.landBodyIn()), and come to
    * `onChunk` as views of it: nothing to copy. Rejects with the exchange's failure.
    */
-  readBody(onChunk: (chunk: Buffer) => boolean, landIn?: Uint8Array): Promise<void> {
+  readBody(onChunk: (chunk: Buffer) => boolean, landIn?: Buffer): Promise<void> {
     return this.step(() => {
       this.onChunk = onChunk;
       if (landIn !== undefined) this.connection?.landBodyIn(landIn);
