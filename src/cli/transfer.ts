@@ -52,7 +52,7 @@ const STATS_INTERVAL_MS = 250;
 /** Runs one torrent to its end; resolves with the exit code. */
 export async function runTransfer(file: string, dir: string, mode: 'download' | 'seed', opts: TransferOptions): Promise<number> {
   const peers = (opts.peer ?? []).map(parsePeerAddress);
-  const logger = createLogger({ level: opts.verbose ? 'debug' : opts.logFile ? 'info' : 'silent', file: opts.logFile });
+  const logger = await createLogger({ level: opts.verbose ? 'debug' : opts.logFile ? 'info' : 'silent', file: opts.logFile });
   const client = new Client({
     port: parseIntegerOption('--port', opts.port, 0, 65535),
     listenHost: opts.listenHost,

@@ -9,7 +9,7 @@ import { pieceLengthAt, type Metainfo } from '../metainfo/index.js';
 import { PiecePicker } from '../picker/index.js';
 import { TokenBucket } from '../ratelimit/index.js';
 import { restoreState, saveResume, TorrentStorage } from '../storage/index.js';
-import { TrackerAnnouncer } from '../tracker/index.js';
+import { TrackerAnnouncer } from '../tracker/announcer.js';
 import type { PeerAddress } from './peer-pool.js';
 import { PieceWriter, type BlockSource } from './piece-writer.js';
 import { Swarm, type SwarmOptions } from './swarm.js';

@@ -104,6 +104,8 @@ test('aria2c finds our seeder through our tracker and downloads the whole torren
   if (code !== 0) assert.fail(`aria2c exited with ${code}:\n${aria2.output()}\nour seeder's log:\n${await readFile(seederLog, 'utf8').catch(() => '')}`);
   await assertSameFiles(downloadDir, files);
   await uploadedAtLeast(seeder, totalLength);
+  // --log-file with --verbose: the seeder's JSON log lines land in the file.
+  assert.match(await readFile(seederLog, 'utf8'), /"msg":"listening for peers"/);
 });
 
 /** Transmission's settings for a loopback-only, offline session. */
