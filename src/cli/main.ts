@@ -79,6 +79,8 @@ transferOptions(
     .option('--seed-time <duration>', 'with --seed: stop after seeding this long, e.g. 30m', asArgument(parseDuration))
     .addOption(new Option('--timeout <seconds>', 'give up when no peer is found for this long; 0 waits forever').default(120).argParser(asArgument(parseDuration))),
 ).action(async (file: string, opts: TransferOptions & { output: string }) => {
+  // The threads boot on the other cores while this one loads the rest of the code.
+  (await import('../storage/threads.js')).prestartStorageThreads();
   const { runTransfer } = await import('./transfer.js');
   process.exitCode = await runTransfer(file, opts.output, 'download', { ...opts, ...program.opts() });
 });

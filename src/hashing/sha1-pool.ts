@@ -37,8 +37,6 @@ class HashThread {
 
   constructor(onFailure: (thread: HashThread) => void) {
     this.worker = new Worker(new URL('./sha1-worker.js', import.meta.url));
-    // An idle pool must not keep the process alive; a digest or a read being waited for must.
-    this.worker.unref();
     this.worker.on('message', (reply: Sha1Reply) => {
       if (reply.type === 'hashed') {
         const done = this.reading.shift();
@@ -57,6 +55,9 @@ class HashThread {
     });
     this.worker.on('error', (err) => this.fail(new Sha1PoolError(`hashing thread failed: ${err.message}`, { cause: err }), onFailure));
     this.worker.on('exit', (code) => this.fail(new Sha1PoolError(`hashing thread exited with code ${code}`), onFailure));
+    // An idle pool must not keep the process alive; a digest or a read being waited for must. Only after the
+    // listeners: a 'message' listener added to an unref()ed worker refs it again.
+    this.worker.unref();
   }
 
   post(request: Sha1Request): void {
@@ -194,8 +195,20 @@ export class Sha1Pool {
   stream(): Sha1Stream {
     if (this.closed) throw new Sha1PoolError('SHA-1 pool is closed');
     const id = this.nextId++;
-    const slot = id % this.threads.length;
-    // Threads start on first use; a failed one is replaced for streams that start after the failure.
+    return new Sha1Stream(this.thread(id % this.threads.length), id);
+  }
+
+  /**
+   * Starts every thread now rather than at first use: a thread takes tens of milliseconds to boot, time
+   * better spent while the caller is still busy elsewhere (opening files, connecting) than once data waits.
+   */
+  prestart(): void {
+    if (this.closed) return;
+    for (let slot = 0; slot < this.threads.length; slot++) this.thread(slot);
+  }
+
+  /** The thread of `slot`, started if need be; a failed one is replaced for streams that start after the failure. */
+  private thread(slot: number): HashThread {
     let thread = this.threads[slot];
     if (thread === undefined || thread.failure !== undefined) {
       thread = new HashThread((failed) => {
@@ -203,7 +216,7 @@ export class Sha1Pool {
       });
       this.threads[slot] = thread;
     }
-    return new Sha1Stream(thread, id);
+    return thread;
   }
 
   /** Stops the threads; digests still owed reject with Sha1PoolError. */

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { silentLogger, type Logger } from '../log/index.js';
 import { acceptHandshake } from '../peer/index.js';
 import { TokenBucket } from '../ratelimit/index.js';
+import { prestartStorageThreads } from '../storage/index.js';
 import { loadMetainfo, type TorrentSource } from './source.js';
 import { Torrent, type TorrentContext, type TorrentOptions } from './torrent.js';
 
@@ -142,6 +143,8 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   async add(source: TorrentSource, opts: TorrentOptions): Promise<Torrent> {
     if (this.destroyed) throw new ClientError('the client has been destroyed');
+    // The threads boot while the torrent is loaded and its files checked, not once its first data waits.
+    prestartStorageThreads();
     const meta = await loadMetainfo(source);
     if (this.torrents.has(meta.infoHashHex)) throw new ClientError(`torrent ${meta.name} (${meta.infoHashHex}) is already added`);
     const port = await this.listen();

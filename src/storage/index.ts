@@ -21,6 +21,7 @@ import { WriteThread } from './write-thread.js';
 export { StorageError, StoragePathError } from './errors.js';
 export { PieceLayout, type FileSpan } from './layout.js';
 export { PieceReadCache } from './read-cache.js';
+export { prestartStorageThreads } from './threads.js';
 export { loadResume, restoreState, resumeFilePath, saveResume, type ResumeData } from './resume.js';
 
 export interface TorrentStorageOptions {

@@ -57,9 +57,13 @@ export class WriteThread {
     });
   }
 
+  /** Starts the thread now rather than at the first write: it takes tens of milliseconds to boot. */
+  prestart(): void {
+    this.worker ??= this.start();
+  }
+
   private start(): Worker {
     const worker = new Worker(new URL('./write-worker.js', import.meta.url));
-    worker.unref();
     worker.on('message', (reply: WriteReply) => {
       const waiter = this.waiting.get(reply.id);
       if (waiter === undefined) return;
@@ -70,6 +74,9 @@ export class WriteThread {
     });
     worker.on('error', (error) => this.fail(worker, error.message));
     worker.on('exit', (code) => this.fail(worker, `exited with code ${code}`));
+    // Idle, the thread must not keep the process alive. Only after the listeners: a 'message' listener
+    // added to an unref()ed worker refs it again.
+    worker.unref();
     this.worker = worker;
     return worker;
   }

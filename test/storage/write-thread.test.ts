@@ -1,5 +1,5 @@
 /** The disk writing thread: where data comes from, what a failure says, and that it never holds the process. */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -32,21 +32,42 @@ test('a failed write rejects with the errno code', async () => {
   });
 });
 
-test('an idle write thread does not keep the process alive', async (t) => {
+/**
+ * Runs `body` (an ES module's code) in a node process of its own; resolves with what it printed once the
+ * process has exited by itself, or fails if it is still running after 10 s.
+ */
+async function runAlone(t: TestContext, body: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'write-thread-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const module = JSON.stringify(new URL('../../src/storage/write-thread.js', import.meta.url).href);
   // A script file, not -e: worker threads inherit the parent's node flags, and --input-type breaks them.
-  const script = join(dir, 'write-once.mjs');
-  await writeFile(
-    script,
-    `import { openSync } from 'node:fs';
-     const { WriteThread } = await import(${module});
-     await WriteThread.shared.write(openSync(${JSON.stringify(join(dir, 'out'))}, 'w'), Buffer.from('x'), 0);
-     console.log('written');`,
-  );
+  const script = join(dir, 'script.mjs');
+  await writeFile(script, body.replaceAll('$DIR', JSON.stringify(dir)));
   const started = Date.now();
   const { stdout } = await promisify(execFile)(process.execPath, [script], { timeout: 20_000 });
-  assert.equal(stdout.trim(), 'written');
-  assert.ok(Date.now() - started < 10_000, 'exited once the write was done');
+  assert.ok(Date.now() - started < 10_000, 'the process exited once its work was done');
+  return stdout.trim();
+}
+
+const moduleUrl = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+
+test('an idle write thread does not keep the process alive', async (t) => {
+  const stdout = await runAlone(
+    t,
+    `import { openSync } from 'node:fs';
+     import { join } from 'node:path';
+     const { WriteThread } = await import(${moduleUrl('../../src/storage/write-thread.js')});
+     await WriteThread.shared.write(openSync(join($DIR, 'out'), 'w'), Buffer.from('x'), 0);
+     console.log('written');`,
+  );
+  assert.equal(stdout, 'written');
+});
+
+test('threads started ahead of use and never used do not keep the process alive', async (t) => {
+  const stdout = await runAlone(
+    t,
+    `const { prestartStorageThreads } = await import(${moduleUrl('../../src/storage/index.js')});
+     prestartStorageThreads();
+     console.log('started');`,
+  );
+  assert.equal(stdout, 'started');
 });
