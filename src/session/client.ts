@@ -7,10 +7,10 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Sha1Pool } from '../hashing/index.js';
 import { silentLogger, type Logger } from '../log/index.js';
 import { acceptHandshake } from '../peer/index.js';
 import { TokenBucket } from '../ratelimit/index.js';
-import { prestartStorageThreads } from '../storage/index.js';
 import { loadMetainfo, type TorrentSource } from './source.js';
 import { Torrent, type TorrentContext, type TorrentOptions } from './torrent.js';
 
@@ -143,8 +143,9 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   async add(source: TorrentSource, opts: TorrentOptions): Promise<Torrent> {
     if (this.destroyed) throw new ClientError('the client has been destroyed');
-    // The threads boot while the torrent is loaded and its files checked, not once its first data waits.
-    prestartStorageThreads();
+    // Checking the files needs the hashing threads: they boot while the torrent loads. (The writing thread,
+    // which a complete torrent never needs, starts at the first write; `torrent download` starts it early.)
+    Sha1Pool.shared().prestart();
     const meta = await loadMetainfo(source);
     if (this.torrents.has(meta.infoHashHex)) throw new ClientError(`torrent ${meta.name} (${meta.infoHashHex}) is already added`);
     const port = await this.listen();
