@@ -14,3 +14,4 @@ export { createTorrent, CreateTorrentError, autoPieceLength, type CreateOptions,
 export { parseMetainfo, MetainfoError, UnsafePathError, type Metainfo, type TorrentFile } from './metainfo/index.js';
 export { BencodeError, decode as bdecode, encode as bencode } from './bencode/index.js';
 export { StorageError } from './storage/index.js';
+export type { LogFn, Logger } from './log/index.js';

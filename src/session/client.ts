@@ -36,6 +36,7 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Deadline for one tracker announce (default 30 s). */
   trackerTimeoutMs?: number;
+  /** Where the client logs (a pino logger will do); silent by default. */
   logger?: Logger;
 }
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, silentLogger } from '../../src/log/index.js';
+import { createLogger, silentLogger, type LogFn, type Logger } from '../../src/log/index.js';
+import { Client } from '../../src/session/client.js';
 
 test('a silent logger is the shared no-op one, children included', async () => {
   const logger = await createLogger();
@@ -28,4 +29,18 @@ test('a logger with a file appends JSON lines at its level and above', async (t)
       { level: 30, msg: 'listening', torrent: undefined, piece: undefined },
     ],
   );
+});
+
+test('a Client logs through any logger with pino methods', async (t) => {
+  const lines: { level: string; fields: unknown; message?: string }[] = [];
+  const capture = (level: string): LogFn =>
+    ((fields: object | string, message?: string) => {
+      if (typeof fields === 'string') lines.push({ level, fields: {}, message: fields });
+      else lines.push({ level, fields, message });
+    }) as LogFn;
+  const logger: Logger = { error: capture('error'), warn: capture('warn'), info: capture('info'), debug: capture('debug'), child: () => logger };
+  const client = new Client({ port: 0, listenHost: '127.0.0.1', logger });
+  t.after(() => client.destroy());
+  const port = await client.listen();
+  assert.deepEqual(lines, [{ level: 'info', fields: { port }, message: 'listening for peers' }]);
 });
