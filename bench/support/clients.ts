@@ -60,6 +60,12 @@ export function ourDownload(torrent: string, dir: string, peer?: string): Invoca
   return { command: process.execPath, args: [...OUR_NODE_FLAGS, ...args] };
 }
 
+/** Our CLI creating a .torrent of `path` (same options as mktorrent's run: no date, one tracker). */
+export function ourCreate(path: string, out: string, pieceLength: number, announce: string): Invocation {
+  const args = [OUR_CLI, 'create', path, '-o', out, '--piece-length', String(pieceLength), '--announce', announce, '--no-date'];
+  return { command: process.execPath, args: [...OUR_NODE_FLAGS, ...args] };
+}
+
 export function libtorrentDownload(torrent: string, dir: string, source: { peer: string } | 'web seeds'): Invocation {
   const args = [supportScript('lt_bench.py'), 'download', torrent, dir];
   args.push(...(source === 'web seeds' ? ['--web-seeds'] : ['--peer', source.peer]));
