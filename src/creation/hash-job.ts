@@ -16,6 +16,8 @@ export interface HashWorkerData {
   totalLength: number;
   /** Bytes per positioned read; reads may span pieces. Each worker holds one such buffer. */
   chunkSize: number;
+  /** Hash up to four whole pieces at once with the native multi-lane SHA-1, where it is available. */
+  lanes: boolean;
 }
 
 /** Hash pieces [first, first + count). */

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import { MAX_SHA1_LANES } from '../hashing/index.js';
 import { CreateTorrentError } from './errors.js';
 import type { HashJob, HashSource, HashWorkerData, HashWorkerReply } from './hash-job.js';
 import { JobHasher } from './job-hasher.js';
@@ -19,6 +20,8 @@ export interface HashOptions {
   threads?: number;
   onProgress?: (hashedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
+  /** Hash whole pieces four at a time with the native multi-lane SHA-1 where it is built (default true). */
+  lanes?: boolean;
 }
 
 /**
@@ -70,10 +73,11 @@ class PieceHasher {
     this.pieceCount = Math.ceil(totalLength / pieceLength);
     this.hashes = new Uint8Array(this.pieceCount * HASH_LENGTH);
     const threads = options.threads ?? Math.min(availableParallelism(), MAX_WORKERS + 1);
-    // Several jobs per hasher even for small torrents, so no core sits idle at the end.
+    // Several jobs per hasher even for small torrents, so no core sits idle at the end; enough pieces per
+    // job to fill the multi-lane SHA-1's lanes, even of the largest pieces.
     this.piecesPerJob = Math.max(
       1,
-      Math.min(Math.floor(JOB_BYTES / pieceLength), Math.ceil(this.pieceCount / (threads * 4))),
+      Math.min(Math.max(MAX_SHA1_LANES, Math.floor(JOB_BYTES / pieceLength)), Math.ceil(this.pieceCount / (threads * 4))),
     );
     const jobs = Math.ceil(this.pieceCount / this.piecesPerJob);
     const wanted = options.threads === undefined && totalLength < WORKERS_FROM_BYTES ? 0 : threads - 1;
@@ -88,6 +92,7 @@ class PieceHasher {
       pieceLength: this.pieceLength,
       totalLength: this.totalLength,
       chunkSize: Math.min(CHUNK_SIZE, this.totalLength),
+      lanes: this.options.lanes ?? true,
     };
     const done = new Promise<Uint8Array>((resolve, reject) => {
       this.settle = { resolve, reject };
