@@ -2,7 +2,8 @@
  * The native multi-lane SHA-1 (native/sha1-lanes.c), built by `npm install` where a C compiler is at hand:
  * up to four equal-length messages hashed at once with the x86 SHA extensions. One message at a time, SHA-1
  * waits on the latency of its own instructions; four lanes hash about 2.3 times as many bytes per core as
- * node:crypto. Undefined where it was not built or the CPU lacks the extensions: callers then use node:crypto.
+ * node:crypto. Undefined where it was not built or the CPU lacks the extensions, or with
+ * TORRENT_TS_NATIVE_SHA1=off: callers then use node:crypto.
  */
 // Not named createRequire: the bundled CLI's banner declares that name in every chunk.
 import { createRequire as requireFrom } from 'node:module';
@@ -23,6 +24,8 @@ export const MAX_SHA1_LANES = 4;
 const ADDON = fileURLToPath(new URL('../../../build/Release/sha1_lanes.node', import.meta.url));
 
 function load(): Sha1Lanes | undefined {
+  // An escape hatch, and how the tests run the node:crypto paths on a machine that has the addon.
+  if (process.env.TORRENT_TS_NATIVE_SHA1 === 'off') return undefined;
   try {
     const addon = requireFrom(import.meta.url)(ADDON) as Sha1Lanes & { available: boolean };
     return addon.available ? addon : undefined;

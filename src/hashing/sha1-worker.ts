@@ -1,45 +1,171 @@
 /**
  * A Sha1Pool worker: keeps the SHA-1 state of the streams it was given and advances them in message order,
  * so an update posted before a digest request is always part of the digest.
+ *
+ * With the native multi-lane SHA-1, the worker hashes the streams that have bytes waiting together, up to
+ * four at a time: messages are queued as they arrive and the queue is worked off once the burst has been
+ * read (pieces from a web seed or from fast peers arrive many at once). Replies keep the order of the
+ * requests: acknowledgements in the order of their updates, digests after their stream's updates.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import type { Sha1Reply, Sha1Request } from './messages.js';
+import { MAX_SHA1_LANES, sha1Lanes, type Sha1Lanes } from './sha1-lanes.js';
 
 const ZEROS = Buffer.alloc(64 * 1024);
-const streams = new Map<number, Hash>();
-
-function stream(id: number): Hash {
-  let hash = streams.get(id);
-  if (hash === undefined) {
-    hash = createHash('sha1');
-    streams.set(id, hash);
-  }
-  return hash;
-}
+const BLOCK = 64;
 
 const port = parentPort;
 if (port === null) throw new Error('sha1-worker.js must run as a worker thread');
-port.on('message', (request: Sha1Request) => {
-  switch (request.op) {
-    case 'update':
-      stream(request.id).update(request.data);
-      if (request.ack) port.postMessage({ type: 'hashed' } satisfies Sha1Reply);
-      break;
-    case 'zeros': {
-      const hash = stream(request.id);
-      for (let left = request.length; left > 0; left -= ZEROS.length) hash.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
-      break;
+
+if (sha1Lanes === undefined) {
+  const streams = new Map<number, Hash>();
+  const stream = (id: number): Hash => {
+    let hash = streams.get(id);
+    if (hash === undefined) {
+      hash = createHash('sha1');
+      streams.set(id, hash);
     }
-    case 'digest': {
-      const digest = stream(request.id).digest();
-      streams.delete(request.id);
-      const reply: Sha1Reply = { type: 'digest', id: request.id, digest };
-      port.postMessage(reply);
-      break;
+    return hash;
+  };
+  port.on('message', (request: Sha1Request) => {
+    switch (request.op) {
+      case 'update':
+        stream(request.id).update(request.data);
+        if (request.ack) port.postMessage({ type: 'hashed' } satisfies Sha1Reply);
+        break;
+      case 'zeros':
+        for (let left = request.length; left > 0; left -= ZEROS.length) {
+          stream(request.id).update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+        }
+        break;
+      case 'digest':
+        port.postMessage({ type: 'digest', id: request.id, digest: stream(request.id).digest() } satisfies Sha1Reply);
+        streams.delete(request.id);
+        break;
+      case 'discard':
+        streams.delete(request.id);
+        break;
     }
-    case 'discard':
-      streams.delete(request.id);
-      break;
+  });
+} else {
+  const lanes = sha1Lanes;
+  const queue: Sha1Request[] = [];
+  port.on('message', (request: Sha1Request) => {
+    if (queue.length === 0) setImmediate(() => workOff(lanes, queue.splice(0)));
+    queue.push(request);
+  });
+}
+
+/** A stream's SHA-1 state (the native lanes' 20 bytes), its bytes not yet hashed, and the odd tail of a block. */
+interface LaneStream {
+  state: Uint8Array;
+  length: number;
+  waiting: Uint8Array[];
+  tail: Uint8Array;
+}
+
+/** Works off a burst of requests: the updates in lanes, then the replies in request order. */
+function workOff(lanes: Sha1Lanes, requests: Sha1Request[]): void {
+  const replies: Sha1Reply[] = [];
+  for (const request of requests) {
+    switch (request.op) {
+      case 'update':
+        laneStream(lanes, request.id).waiting.push(request.data);
+        if (request.ack) replies.push({ type: 'hashed' });
+        break;
+      case 'zeros': {
+        const s = laneStream(lanes, request.id);
+        for (let left = request.length; left > 0; left -= ZEROS.length) s.waiting.push(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+        break;
+      }
+      case 'digest':
+        // Everything before the digest request must be hashed first: work off what waits, then finish.
+        hashWaiting(lanes);
+        replies.push({ type: 'digest', id: request.id, digest: finish(lanes, laneStream(lanes, request.id)) });
+        laneStreams.delete(request.id);
+        break;
+      case 'discard':
+        laneStreams.delete(request.id);
+        break;
+    }
   }
-});
+  hashWaiting(lanes);
+  for (const reply of replies) port!.postMessage(reply);
+}
+
+const laneStreams = new Map<number, LaneStream>();
+
+function laneStream(lanes: Sha1Lanes, id: number): LaneStream {
+  let s = laneStreams.get(id);
+  if (s === undefined) {
+    s = { state: new Uint8Array(20), length: 0, waiting: [], tail: new Uint8Array(0) };
+    lanes.init(s.state);
+    laneStreams.set(id, s);
+  }
+  return s;
+}
+
+/**
+ * Hashes every stream's waiting bytes, up to four streams at a time over the length they all have waiting
+ * in whole blocks; bytes short of a block wait in the stream's tail for the next update or the digest.
+ */
+function hashWaiting(lanes: Sha1Lanes): void {
+  const busy = [...laneStreams.values()].filter((s) => s.waiting.length > 0);
+  for (const s of busy) absorbTail(lanes, s);
+  for (;;) {
+    const group = busy.filter((s) => s.waiting.length > 0 && s.waiting[0].length >= BLOCK).slice(0, MAX_SHA1_LANES);
+    if (group.length === 0) break;
+    let common = Math.min(...group.map((s) => s.waiting[0].length));
+    common -= common % BLOCK;
+    const state = new Uint8Array(20 * group.length);
+    group.forEach((s, lane) => state.set(s.state, 20 * lane));
+    lanes.update(state, group.map((s) => s.waiting[0].subarray(0, common)));
+    group.forEach((s, lane) => {
+      s.state.set(state.subarray(20 * lane, 20 * lane + 20));
+      s.length += common;
+      const rest = s.waiting[0].subarray(common);
+      if (rest.length === 0) s.waiting.shift();
+      else s.waiting[0] = rest;
+      absorbTail(lanes, s);
+    });
+  }
+}
+
+/**
+ * Moves bytes short of a whole block out of the stream's waiting list into its tail (a copy: the caller's
+ * buffer is released once acknowledged), and hashes the tail once it fills a block.
+ */
+function absorbTail(lanes: Sha1Lanes, s: LaneStream): void {
+  while (s.waiting.length > 0 && (s.tail.length > 0 || s.waiting[0].length < BLOCK)) {
+    const head = s.waiting[0];
+    const take = Math.min(BLOCK - s.tail.length, head.length);
+    const tail = new Uint8Array(s.tail.length + take);
+    tail.set(s.tail);
+    tail.set(head.subarray(0, take), s.tail.length);
+    s.tail = tail;
+    if (take === head.length) s.waiting.shift();
+    else s.waiting[0] = head.subarray(take);
+    if (s.tail.length === BLOCK) {
+      lanes.update(s.state, [s.tail]);
+      s.length += BLOCK;
+      s.tail = new Uint8Array(0);
+    }
+  }
+}
+
+/** The stream's digest: its tail, the 0x80 byte, zeros and the bit length (FIPS 180-4, 5.1.1), in one lane. */
+function finish(lanes: Sha1Lanes, s: LaneStream): Uint8Array {
+  const total = s.length + s.tail.length;
+  const padded = new Uint8Array(s.tail.length + 9 <= BLOCK ? BLOCK : 2 * BLOCK);
+  padded.set(s.tail);
+  padded[s.tail.length] = 0x80;
+  new DataView(padded.buffer).setBigUint64(padded.length - 8, BigInt(total) * 8n);
+  lanes.update(s.state, [padded]);
+  // The state holds h0..h4 as native-endian words; the digest is their big-endian bytes.
+  const words = new Uint32Array(s.state.buffer, s.state.byteOffset, 5);
+  const digest = new Uint8Array(20);
+  const view = new DataView(digest.buffer);
+  for (let i = 0; i < 5; i++) view.setUint32(4 * i, words[i]);
+  return digest;
+}
