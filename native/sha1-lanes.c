@@ -7,8 +7,8 @@
  * so it feeds several at once. Everywhere else (other CPUs, or this addon not built) the callers use
  * node:crypto.
  *
- * API (N-API): available: boolean; init(state); update(state, lanes[]); finish(state, totalLength).
- * `state` is a Uint8Array of 20 bytes per lane; after finish() it holds each lane's digest.
+ * API (N-API): available: boolean; init(state); update(state, lanes[]). `state` is a Uint8Array of 20 bytes
+ * per lane: each lane's five state words, in the CPU's byte order. Padding is the caller's (one more update).
  */
 #include <node_api.h>
 #include <stdint.h>
@@ -125,12 +125,17 @@ static const uint32_t INITIAL[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x103254
     }                                                                     \
   } while (0)
 
-/* The state argument: a Uint8Array of 20 bytes per lane, aligned for uint32_t. */
-static int get_state(napi_env env, napi_value value, uint32_t (**h)[5], int *lanes) {
+/*
+ * The arguments of a call whose first is the state: a 4-byte-aligned Uint8Array of 20 bytes per lane (1 to
+ * 4). Returns 0, with a TypeError thrown, when they are not.
+ */
+static int state_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, uint32_t (**h)[5], int *lanes) {
+  size_t argc = want;
   napi_typedarray_type type;
   size_t length;
   void *data;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want ||
+      napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
       length == 0 || length % 20 != 0 || length / 20 > MAX_LANES || ((uintptr_t)data & 3) != 0) {
     napi_throw_type_error(env, NULL, "sha1-lanes: state must be a 4-byte-aligned Uint8Array of 20 bytes per lane (1 to 4)");
     return 0;
@@ -141,27 +146,23 @@ static int get_state(napi_env env, napi_value value, uint32_t (**h)[5], int *lan
 }
 
 static napi_value init(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
   uint32_t (*h)[5];
   int lanes;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_state(env, argv[0], &h, &lanes)) return NULL;
+  if (!state_args(env, info, 1, argv, &h, &lanes)) return NULL;
   for (int k = 0; k < lanes; k++) memcpy(h[k], INITIAL, sizeof INITIAL);
   return NULL;
 }
 
 /* update(state, lanes): one Uint8Array per lane, all of the same length, a multiple of 64. */
 static napi_value update(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   uint32_t (*h)[5];
   int lanes;
   uint32_t count;
   const uint8_t *data[MAX_LANES];
   size_t length = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !get_state(env, argv[0], &h, &lanes)) return NULL;
+  if (!state_args(env, info, 2, argv, &h, &lanes)) return NULL;
   if (napi_get_array_length(env, argv[1], &count) != napi_ok || (int)count != lanes) {
     napi_throw_type_error(env, NULL, "sha1-lanes: give one Uint8Array per lane of the state");
     return NULL;
@@ -171,8 +172,8 @@ static napi_value update(napi_env env, napi_callback_info info) {
     napi_typedarray_type type;
     size_t bytes;
     void *p;
-    CHECK(napi_get_element(env, argv[1], k, &lane));
-    if (napi_get_typedarray_info(env, lane, &type, &bytes, &p, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+    if (napi_get_element(env, argv[1], k, &lane) != napi_ok ||
+        napi_get_typedarray_info(env, lane, &type, &bytes, &p, NULL, NULL) != napi_ok || type != napi_uint8_array ||
         bytes % 64 != 0 || (k > 0 && bytes != length)) {
       napi_throw_type_error(env, NULL, "sha1-lanes: lanes must be Uint8Arrays of one length, a multiple of 64");
       return NULL;
@@ -184,38 +185,6 @@ static napi_value update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* finish(state, totalLength): pads every lane as a message of totalLength bytes (a multiple of 64). */
-static napi_value finish(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  uint32_t (*h)[5];
-  int lanes;
-  double total;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !get_state(env, argv[0], &h, &lanes)) return NULL;
-  if (napi_get_value_double(env, argv[1], &total) != napi_ok || total < 0 || total > 9007199254740991.0 ||
-      (uint64_t)total % 64 != 0) {
-    napi_throw_type_error(env, NULL, "sha1-lanes: totalLength must be a multiple of 64");
-    return NULL;
-  }
-  uint8_t pad[64] = {0x80};
-  const uint64_t bits = (uint64_t)total * 8;
-  for (int i = 0; i < 8; i++) pad[63 - i] = (uint8_t)(bits >> (8 * i));
-  const uint8_t *blocks[MAX_LANES] = {pad, pad, pad, pad};
-  update_lanes(lanes, h, blocks, 64);
-  for (int k = 0; k < lanes; k++) {
-    uint8_t digest[20];
-    for (int i = 0; i < 5; i++) {
-      digest[4 * i] = (uint8_t)(h[k][i] >> 24);
-      digest[4 * i + 1] = (uint8_t)(h[k][i] >> 16);
-      digest[4 * i + 2] = (uint8_t)(h[k][i] >> 8);
-      digest[4 * i + 3] = (uint8_t)h[k][i];
-    }
-    memcpy(h[k], digest, 20);
-  }
-  return NULL;
-}
-
 static napi_value module_init(napi_env env, napi_value exports) {
   napi_value fn, available;
   CHECK(napi_get_boolean(env, cpu_has_sha(), &available));
@@ -224,8 +193,6 @@ static napi_value module_init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "init", fn));
   CHECK(napi_create_function(env, "update", NAPI_AUTO_LENGTH, update, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "update", fn));
-  CHECK(napi_create_function(env, "finish", NAPI_AUTO_LENGTH, finish, NULL, &fn));
-  CHECK(napi_set_named_property(env, exports, "finish", fn));
   return exports;
 }
 

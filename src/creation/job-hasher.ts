@@ -9,7 +9,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { diskReadBuffer, MAX_SHA1_LANES, sha1Lanes, type Sha1Lanes } from '../hashing/index.js';
+import { diskReadBuffer, finishLanes, MAX_SHA1_LANES, sha1Lanes, type Sha1Lanes } from '../hashing/index.js';
 import type { HashJob, HashSource, HashWorkerData } from './hash-job.js';
 
 const HASH_LENGTH = 20;
@@ -166,8 +166,7 @@ export class JobHasher {
       sha1.update(state, views);
       yield;
     }
-    sha1.finish(state, this.pieceLength);
-    out.set(state);
+    out.set(finishLanes(sha1, state, this.pieceLength));
   }
 
   /** Index of the source holding byte `offset` (sources are contiguous and non-empty). */

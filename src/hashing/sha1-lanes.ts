@@ -10,12 +10,10 @@ import { createRequire as requireFrom } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 export interface Sha1Lanes {
-  /** Starts a hash in each lane of `state` (20 bytes per lane, 1 to 4 lanes). */
+  /** Starts a hash in each lane of `state` (20 bytes per lane, 1 to 4 lanes: the five state words). */
   init(state: Uint8Array): void;
   /** Feeds one array per lane, all of one length, a multiple of 64 bytes. */
   update(state: Uint8Array, lanes: Uint8Array[]): void;
-  /** Ends every lane as a message of `totalLength` bytes (a multiple of 64); `state` then holds the digests. */
-  finish(state: Uint8Array, totalLength: number): void;
 }
 
 export const MAX_SHA1_LANES = 4;
@@ -35,3 +33,25 @@ function load(): Sha1Lanes | undefined {
 }
 
 export const sha1Lanes: Sha1Lanes | undefined = load();
+
+const BLOCK = 64;
+
+/**
+ * Ends every lane of `state` as a message of `totalLength` bytes whose last `tail.length` bytes (fewer than
+ * 64) are `tail`, not yet fed: they, the 0x80 byte, zeros and the bit length (FIPS 180-4, 5.1.1) go in as
+ * one last update. Returns the digests, 20 bytes per lane.
+ */
+export function finishLanes(sha1: Sha1Lanes, state: Uint8Array, totalLength: number, tail: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const padding = new Uint8Array(tail.length + 9 <= BLOCK ? BLOCK : 2 * BLOCK);
+  padding.set(tail);
+  padding[tail.length] = 0x80;
+  new DataView(padding.buffer).setBigUint64(padding.length - 8, BigInt(totalLength) * 8n);
+  const laneCount = state.length / 20;
+  sha1.update(state, new Array<Uint8Array>(laneCount).fill(padding));
+  // The state words are in the CPU's byte order; a digest is their big-endian bytes.
+  const words = new Uint32Array(state.buffer, state.byteOffset, laneCount * 5);
+  const digests = new Uint8Array(laneCount * 20);
+  const view = new DataView(digests.buffer);
+  for (let i = 0; i < words.length; i++) view.setUint32(4 * i, words[i]);
+  return digests;
+}

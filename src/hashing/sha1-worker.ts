@@ -10,7 +10,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import type { Sha1Reply, Sha1Request } from './messages.js';
-import { MAX_SHA1_LANES, sha1Lanes, type Sha1Lanes } from './sha1-lanes.js';
+import { finishLanes, MAX_SHA1_LANES, sha1Lanes, type Sha1Lanes } from './sha1-lanes.js';
 
 const ZEROS = Buffer.alloc(64 * 1024);
 const BLOCK = 64;
@@ -79,12 +79,14 @@ function workOff(lanes: Sha1Lanes, requests: Sha1Request[]): void {
         for (let left = request.length; left > 0; left -= ZEROS.length) s.waiting.push(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
         break;
       }
-      case 'digest':
+      case 'digest': {
         // Everything before the digest request must be hashed first: work off what waits, then finish.
         hashWaiting(lanes);
-        replies.push({ type: 'digest', id: request.id, digest: finish(lanes, laneStream(lanes, request.id)) });
+        const s = laneStream(lanes, request.id);
+        replies.push({ type: 'digest', id: request.id, digest: finishLanes(lanes, s.state, s.length + s.tail.length, s.tail) });
         laneStreams.delete(request.id);
         break;
+      }
       case 'discard':
         laneStreams.delete(request.id);
         break;
@@ -152,20 +154,4 @@ function absorbTail(lanes: Sha1Lanes, s: LaneStream): void {
       s.tail = new Uint8Array(0);
     }
   }
-}
-
-/** The stream's digest: its tail, the 0x80 byte, zeros and the bit length (FIPS 180-4, 5.1.1), in one lane. */
-function finish(lanes: Sha1Lanes, s: LaneStream): Uint8Array {
-  const total = s.length + s.tail.length;
-  const padded = new Uint8Array(s.tail.length + 9 <= BLOCK ? BLOCK : 2 * BLOCK);
-  padded.set(s.tail);
-  padded[s.tail.length] = 0x80;
-  new DataView(padded.buffer).setBigUint64(padded.length - 8, BigInt(total) * 8n);
-  lanes.update(s.state, [padded]);
-  // The state holds h0..h4 as native-endian words; the digest is their big-endian bytes.
-  const words = new Uint32Array(s.state.buffer, s.state.byteOffset, 5);
-  const digest = new Uint8Array(20);
-  const view = new DataView(digest.buffer);
-  for (let i = 0; i < 5; i++) view.setUint32(4 * i, words[i]);
-  return digest;
 }
