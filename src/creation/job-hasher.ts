@@ -9,7 +9,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { diskReadBuffer, finishLanes, MAX_SHA1_LANES, sha1Lanes, type Sha1Lanes } from '../hashing/index.js';
+import { diskReadBuffer, finishLanes, MAX_SHA1_LANES, SHA1_BLOCK, sha1Lanes, type Sha1Lanes } from '../hashing/index.js';
 import type { HashJob, HashSource, HashWorkerData } from './hash-job.js';
 
 const HASH_LENGTH = 20;
@@ -26,18 +26,16 @@ interface Segment {
 /** Feeds bytes in torrent order into per-piece SHA-1s, finishing a digest at each piece boundary. */
 class PieceDigests {
   private hash: Hash = createHash('sha1');
-  private piece = 0;
   private pieceEnd: number;
 
   constructor(
     private readonly hashes: Uint8Array,
-    /** Index in `hashes` of the first piece fed. */
-    first: number,
+    /** Index in `hashes` of the piece being fed. */
+    private piece: number,
     private position: number,
     private readonly pieceLength: number,
     private readonly totalLength: number,
   ) {
-    this.piece = first;
     this.pieceEnd = Math.min(position + pieceLength, totalLength);
   }
 
@@ -101,7 +99,7 @@ export class JobHasher {
     this.buffer = diskReadBuffer(chunkSize);
     // The lanes take whole 64-byte blocks: every piece but the last is a power of two of 16 KiB or more.
     const slice = Math.min(pieceLength, Math.floor(chunkSize / MAX_SHA1_LANES));
-    if (lanes && sha1Lanes !== undefined && slice % 64 === 0 && pieceLength % slice === 0) {
+    if (lanes && sha1Lanes !== undefined && slice % SHA1_BLOCK === 0 && pieceLength % slice === 0) {
       this.lanes = { sha1: sha1Lanes, slice };
     }
   }

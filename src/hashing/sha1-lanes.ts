@@ -17,6 +17,8 @@ export interface Sha1Lanes {
 }
 
 export const MAX_SHA1_LANES = 4;
+/** SHA-1 works on blocks of 64 bytes; lanes are fed whole blocks. */
+export const SHA1_BLOCK = 64;
 
 /** Both this file (dist/src/hashing/) and the bundle (dist/bundle/cli/) sit three folders below the package. */
 const ADDON = fileURLToPath(new URL('../../../build/Release/sha1_lanes.node', import.meta.url));
@@ -34,7 +36,6 @@ function load(): Sha1Lanes | undefined {
 
 export const sha1Lanes: Sha1Lanes | undefined = load();
 
-const BLOCK = 64;
 
 /**
  * Ends every lane of `state` as a message of `totalLength` bytes whose last `tail.length` bytes (fewer than
@@ -42,7 +43,7 @@ const BLOCK = 64;
  * one last update. Returns the digests, 20 bytes per lane.
  */
 export function finishLanes(sha1: Sha1Lanes, state: Uint8Array, totalLength: number, tail: Uint8Array = new Uint8Array(0)): Uint8Array {
-  const padding = new Uint8Array(tail.length + 9 <= BLOCK ? BLOCK : 2 * BLOCK);
+  const padding = new Uint8Array(tail.length + 9 <= SHA1_BLOCK ? SHA1_BLOCK : 2 * SHA1_BLOCK);
   padding.set(tail);
   padding[tail.length] = 0x80;
   new DataView(padding.buffer).setBigUint64(padding.length - 8, BigInt(totalLength) * 8n);

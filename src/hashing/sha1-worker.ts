@@ -10,10 +10,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import type { Sha1Reply, Sha1Request } from './messages.js';
-import { finishLanes, MAX_SHA1_LANES, sha1Lanes, type Sha1Lanes } from './sha1-lanes.js';
+import { finishLanes, MAX_SHA1_LANES, SHA1_BLOCK, sha1Lanes, type Sha1Lanes } from './sha1-lanes.js';
 
 const ZEROS = Buffer.alloc(64 * 1024);
-const BLOCK = 64;
 
 const port = parentPort;
 if (port === null) throw new Error('sha1-worker.js must run as a worker thread');
@@ -116,10 +115,10 @@ function hashWaiting(lanes: Sha1Lanes): void {
   const busy = [...laneStreams.values()].filter((s) => s.waiting.length > 0);
   for (const s of busy) absorbTail(lanes, s);
   for (;;) {
-    const group = busy.filter((s) => s.waiting.length > 0 && s.waiting[0].length >= BLOCK).slice(0, MAX_SHA1_LANES);
+    const group = busy.filter((s) => s.waiting.length > 0 && s.waiting[0].length >= SHA1_BLOCK).slice(0, MAX_SHA1_LANES);
     if (group.length === 0) break;
     let common = Math.min(...group.map((s) => s.waiting[0].length));
-    common -= common % BLOCK;
+    common -= common % SHA1_BLOCK;
     const state = new Uint8Array(20 * group.length);
     group.forEach((s, lane) => state.set(s.state, 20 * lane));
     lanes.update(state, group.map((s) => s.waiting[0].subarray(0, common)));
@@ -139,18 +138,18 @@ function hashWaiting(lanes: Sha1Lanes): void {
  * buffer is released once acknowledged), and hashes the tail once it fills a block.
  */
 function absorbTail(lanes: Sha1Lanes, s: LaneStream): void {
-  while (s.waiting.length > 0 && (s.tail.length > 0 || s.waiting[0].length < BLOCK)) {
+  while (s.waiting.length > 0 && (s.tail.length > 0 || s.waiting[0].length < SHA1_BLOCK)) {
     const head = s.waiting[0];
-    const take = Math.min(BLOCK - s.tail.length, head.length);
+    const take = Math.min(SHA1_BLOCK - s.tail.length, head.length);
     const tail = new Uint8Array(s.tail.length + take);
     tail.set(s.tail);
     tail.set(head.subarray(0, take), s.tail.length);
     s.tail = tail;
     if (take === head.length) s.waiting.shift();
     else s.waiting[0] = head.subarray(take);
-    if (s.tail.length === BLOCK) {
+    if (s.tail.length === SHA1_BLOCK) {
       lanes.update(s.state, [s.tail]);
-      s.length += BLOCK;
+      s.length += SHA1_BLOCK;
       s.tail = new Uint8Array(0);
     }
   }
