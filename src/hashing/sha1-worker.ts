@@ -64,9 +64,14 @@ interface LaneStream {
   tail: Uint8Array;
 }
 
-/** Works off a burst of requests: the updates in lanes, then the replies in request order. */
+/**
+ * Works off a burst of requests: the updates in lanes, then the replies in request order. A digest takes
+ * its stream out of the map but is computed only once every stream's bytes are hashed, so a burst of
+ * "update, digest" pairs (a check reading many pieces) still fills the lanes.
+ */
 function workOff(lanes: Sha1Lanes, requests: Sha1Request[]): void {
-  const replies: Sha1Reply[] = [];
+  const replies: (Sha1Reply | { id: number; finishing: LaneStream })[] = [];
+  const finishing: LaneStream[] = [];
   for (const request of requests) {
     switch (request.op) {
       case 'update':
@@ -79,11 +84,10 @@ function workOff(lanes: Sha1Lanes, requests: Sha1Request[]): void {
         break;
       }
       case 'digest': {
-        // Everything before the digest request must be hashed first: work off what waits, then finish.
-        hashWaiting(lanes);
         const s = laneStream(lanes, request.id);
-        replies.push({ type: 'digest', id: request.id, digest: finishLanes(lanes, s.state, s.length + s.tail.length, s.tail) });
         laneStreams.delete(request.id);
+        finishing.push(s);
+        replies.push({ id: request.id, finishing: s });
         break;
       }
       case 'discard':
@@ -91,8 +95,14 @@ function workOff(lanes: Sha1Lanes, requests: Sha1Request[]): void {
         break;
     }
   }
-  hashWaiting(lanes);
-  for (const reply of replies) port!.postMessage(reply);
+  hashWaiting(lanes, [...laneStreams.values(), ...finishing]);
+  for (const reply of replies) {
+    if (!('finishing' in reply)) port!.postMessage(reply);
+    else {
+      const { id, finishing: s } = reply;
+      port!.postMessage({ type: 'digest', id, digest: finishLanes(lanes, s.state, s.length + s.tail.length, s.tail) } satisfies Sha1Reply);
+    }
+  }
 }
 
 const laneStreams = new Map<number, LaneStream>();
@@ -111,8 +121,8 @@ function laneStream(lanes: Sha1Lanes, id: number): LaneStream {
  * Hashes every stream's waiting bytes, up to four streams at a time over the length they all have waiting
  * in whole blocks; bytes short of a block wait in the stream's tail for the next update or the digest.
  */
-function hashWaiting(lanes: Sha1Lanes): void {
-  const busy = [...laneStreams.values()].filter((s) => s.waiting.length > 0);
+function hashWaiting(lanes: Sha1Lanes, streams: LaneStream[]): void {
+  const busy = streams.filter((s) => s.waiting.length > 0);
   for (const s of busy) absorbTail(lanes, s);
   for (;;) {
     const group = busy.filter((s) => s.waiting.length > 0 && s.waiting[0].length >= SHA1_BLOCK).slice(0, MAX_SHA1_LANES);
